@@ -1,1 +1,20 @@
-//! placeholder
+//! The course's tester: black-box checks of every stage.
+//!
+//! It starts the server under test as a separate process (the reference
+//! stage, or a learner's program in any language), talks to it over TCP, and
+//! judges the bytes that come back. Everything is built to tell a learner
+//! exactly what went wrong: what was sent, what was expected, what arrived,
+//! with a caret under the first wrong byte and a hint.
+//!
+//! Layers, from the bottom: [`escape`] (bytes shown to a human), [`random`]
+//! (seeded values), [`resp`] (reading replies), [`server`] (the process
+//! under test), [`client`] (a connection with timeouts and expectations),
+//! [`check`] (checks, failures, the runner), [`stages`] (the spec).
+
+pub mod check;
+pub mod client;
+pub mod escape;
+pub mod random;
+pub mod resp;
+pub mod server;
+pub mod stages;

@@ -1,0 +1,187 @@
+//! `tester`: runs a stage's checks against the reference stage or your own
+//! program, and prints one line per check, then each failure in full.
+//!
+//! ```text
+//! tester --stage 3                                  # the reference stage 3
+//! tester --stage 3 --server "python3 my_server.py"  # your program
+//! tester --upto 3 --server "./my_server"            # stages 1, 2 and 3
+//! ```
+//!
+//! `just test-stage N [CMD]` and `just test-upto N [CMD]` call this.
+
+use std::io::Write;
+use std::process::ExitCode;
+
+use harness::check::{RunSettings, run_stage};
+use harness::random::{SEED_VARIABLE, seed_from_environment};
+use harness::server::{SERVER_VARIABLE, ServerSpec};
+use harness::stages;
+
+const USAGE: &str = "\
+tester: runs the course's checks against a server
+
+usage: tester (--stage N | --upto N) [--server COMMAND] [--seed N]
+  --stage N          run stage N's checks
+  --upto N           run the checks of stages 1 to N, in order, stopping at the
+                     first stage that fails
+  --server COMMAND   the program to test, as a shell command; the tester adds
+                     `--port N` to it. Default: $COURSE_SERVER, or else the
+                     reference stage N.
+  --seed N           the seed for random values (default: $COURSE_SEED, or a
+                     new one, printed)
+  --list             list the stages and their checks";
+
+struct Options {
+    stage: u8,
+    upto: bool,
+    server: Option<String>,
+    seed: Option<u64>,
+}
+
+fn parse_options() -> Result<Option<Options>, String> {
+    let mut stage = None;
+    let mut upto = false;
+    let mut server = None;
+    let mut seed = None;
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
+        match arg.as_str() {
+            "--stage" | "--upto" => {
+                upto = arg == "--upto";
+                let text = value(&arg)?;
+                stage = Some(
+                    text.parse::<u8>()
+                        .map_err(|_| format!("{arg} {text}: a stage is a number, e.g. 3"))?,
+                );
+            }
+            "--server" => server = Some(value("--server")?),
+            "--seed" => {
+                let text = value("--seed")?;
+                seed = Some(
+                    text.parse()
+                        .map_err(|_| format!("--seed {text}: a seed is a whole number"))?,
+                );
+            }
+            "--list" => {
+                list();
+                return Ok(None);
+            }
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return Ok(None);
+            }
+            _ => return Err(format!("unknown option '{arg}'")),
+        }
+    }
+    let stage = stage.ok_or("say which stage: --stage N or --upto N")?;
+    Ok(Some(Options {
+        stage,
+        upto,
+        server,
+        seed,
+    }))
+}
+
+fn list() {
+    for stage in stages::all() {
+        println!("Stage {} ({}): {}", stage.number, stage.name, stage.summary);
+        for check in stage.checks {
+            println!("  - {}", check.title);
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let options = match parse_options() {
+        Ok(Some(options)) => options,
+        Ok(None) => return ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("tester: {message}\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let Some(last) = stages::find(options.stage) else {
+        let known: Vec<String> = stages::all().iter().map(|s| s.number.to_string()).collect();
+        eprintln!(
+            "tester: there is no stage {}; the stages are {}",
+            options.stage,
+            known.join(", ")
+        );
+        return ExitCode::from(2);
+    };
+    let seed = match options.seed.map(Ok).unwrap_or_else(seed_from_environment) {
+        Ok(seed) => seed,
+        Err(message) => {
+            eprintln!("tester: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    // An empty --server (what `just test-stage 3` passes when no command is
+    // given) means "not given".
+    let command = options.server.filter(|command| !command.trim().is_empty());
+    let server = match command {
+        Some(command) => ServerSpec::Command(command),
+        None => ServerSpec::from_environment_or(last.reference()),
+    };
+    let recipe = if options.upto {
+        "test-upto"
+    } else {
+        "test-stage"
+    };
+    let rerun = match &server {
+        ServerSpec::Command(command) => format!(
+            "just {recipe} {} '{}'",
+            options.stage,
+            command.replace('\'', "'\\''")
+        ),
+        ServerSpec::Reference { .. } => format!("just {recipe} {}", options.stage),
+    };
+    let settings = RunSettings::new(server, seed, rerun);
+    let selected: Vec<_> = if options.upto {
+        stages::all()
+            .into_iter()
+            .filter(|stage| stage.number <= options.stage)
+            .collect()
+    } else {
+        vec![last]
+    };
+
+    let mut out = std::io::stdout();
+    let _ = writeln!(
+        out,
+        "Testing {} (seed {seed}; {SEED_VARIABLE}={seed} repeats these random values)\n",
+        settings.server.describe()
+    );
+    for (i, stage) in selected.iter().enumerate() {
+        let result = run_stage(stage, &settings, &mut out);
+        let total = result.checks.len();
+        let not_run = result
+            .failures()
+            .filter(|(_, report)| report.text.is_empty())
+            .count();
+        let failed = result.failures().count() - not_run;
+        if failed > 0 {
+            let not_run = if not_run > 0 {
+                format!(" ({not_run} not run)")
+            } else {
+                String::new()
+            };
+            let _ = writeln!(
+                out,
+                "\nStage {}: {failed} of {total} checks failed{not_run}. Read the chapter tutorial/src/{:02}-{}.md; \
+                 hints with `just hint {}` once it exists, or read the reference stages/{:02}-{}/.",
+                stage.number, stage.number, stage.name, stage.number, stage.number, stage.name
+            );
+            if i + 1 < selected.len() {
+                let _ = writeln!(out, "Later stages were not run: fix this one first.");
+            }
+            return ExitCode::FAILURE;
+        }
+        let _ = writeln!(out, "Stage {}: all {total} checks passed.\n", stage.number);
+    }
+    if std::env::var_os(SERVER_VARIABLE).is_some() && options.upto {
+        let _ = writeln!(out, "(the server came from ${SERVER_VARIABLE})");
+    }
+    ExitCode::SUCCESS
+}

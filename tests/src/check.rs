@@ -1,0 +1,391 @@
+//! Checks, their failures, and the runner that prints one line per check
+//! and then each failure in full.
+
+use std::fmt::Write as _;
+use std::io::Write;
+use std::time::Duration;
+
+use crate::client::Client;
+use crate::random::{Rng, SEED_VARIABLE};
+use crate::server::{Server, ServerSpec, describe_status, startup_timeout};
+
+/// One behaviour of a stage, checked against a freshly started server.
+pub struct Check {
+    /// What the server does when it passes, in words: "answers PING with
+    /// +PONG". A check with random counts may say them in [`Context::title`].
+    pub title: &'static str,
+    pub run: fn(&mut Context) -> Result<(), Failure>,
+}
+
+/// What a check has to work with: the server and a random generator.
+pub struct Context<'a> {
+    pub server: &'a mut Server,
+    pub rng: Rng,
+    title: Option<String>,
+    clients: usize,
+}
+
+impl Context<'_> {
+    /// Connects a new client ("client 1", "client 2", ...).
+    pub fn connect(&mut self) -> Result<Client, Failure> {
+        self.clients += 1;
+        Client::connect(self.server.address(), format!("client {}", self.clients))
+    }
+
+    /// Replaces the check's title for this run, to say its random counts:
+    /// "answers 7 PINGs sent one after another".
+    pub fn title(&mut self, title: impl Into<String>) {
+        self.title = Some(title.into());
+    }
+}
+
+/// Why a check failed, in the words a learner needs to fix it.
+#[derive(Clone, Debug)]
+pub struct Failure {
+    /// One line: what went wrong.
+    pub problem: String,
+    details: Vec<Detail>,
+    hints: Vec<String>,
+    /// What the server printed, shown last.
+    output: Option<String>,
+    /// Set when the server never got as far as listening.
+    pub did_not_start: bool,
+}
+
+#[derive(Clone, Debug)]
+enum Detail {
+    /// `label: text`, the text's further lines indented under it.
+    Labeled(String, String),
+    /// Lines shown as they are (already aligned, e.g. a caret diff).
+    Block(String),
+}
+
+/// Width of the labels in a failure report.
+const LABEL_WIDTH: usize = 10;
+
+impl Failure {
+    pub fn new(problem: impl Into<String>) -> Failure {
+        Failure {
+            problem: problem.into(),
+            details: Vec::new(),
+            hints: Vec::new(),
+            output: None,
+            did_not_start: false,
+        }
+    }
+
+    pub fn detail(mut self, label: &str, text: impl Into<String>) -> Failure {
+        self.details
+            .push(Detail::Labeled(label.to_string(), text.into()));
+        self
+    }
+
+    pub fn block(mut self, text: impl Into<String>) -> Failure {
+        self.details.push(Detail::Block(text.into()));
+        self
+    }
+
+    /// Adds a hint after the ones already there.
+    pub fn hint(mut self, text: impl Into<String>) -> Failure {
+        self.hints.push(text.into());
+        self
+    }
+
+    /// Adds a hint before the general ones: what this check knows about the
+    /// likely cause is worth more than what any check would say.
+    pub fn explain(mut self, text: impl Into<String>) -> Failure {
+        self.hints.insert(0, text.into());
+        self
+    }
+
+    /// Adds what the server printed (its last lines), as the report shows it.
+    pub fn output(mut self, tail: &str) -> Failure {
+        self.output = Some(tail.to_string());
+        self
+    }
+
+    /// The report without the server's output: problem, details, hints.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        push_labeled(&mut out, "problem", &self.problem);
+        for detail in &self.details {
+            match detail {
+                Detail::Labeled(label, text) => push_labeled(&mut out, label, text),
+                Detail::Block(text) => {
+                    for line in text.lines() {
+                        let _ = writeln!(out, "{line}");
+                    }
+                }
+            }
+        }
+        for hint in &self.hints {
+            push_labeled(&mut out, "hint", hint);
+        }
+        if let Some(tail) = &self.output {
+            push_output(&mut out, tail);
+        }
+        out
+    }
+}
+
+fn push_output(text: &mut String, tail: &str) {
+    if tail.trim().is_empty() {
+        push_labeled(text, "output", "(your program printed nothing)");
+    } else {
+        push_labeled(text, "output", "its last lines, stdout and stderr:");
+        for line in tail.lines() {
+            let _ = writeln!(text, "{:LABEL_WIDTH$}| {line}", "");
+        }
+    }
+}
+
+/// Lines of prose in a report are wrapped at this width (bytes are not:
+/// breaking them would hide where they differ).
+const WRAP_WIDTH: usize = 100;
+
+fn push_labeled(out: &mut String, label: &str, text: &str) {
+    let mut first = true;
+    for line in text
+        .lines()
+        .flat_map(|line| wrap(line, WRAP_WIDTH - LABEL_WIDTH))
+    {
+        if first {
+            let _ = writeln!(out, "{:<LABEL_WIDTH$}{line}", format!("{label}:"));
+            first = false;
+        } else {
+            let _ = writeln!(out, "{:LABEL_WIDTH$}{line}", "");
+        }
+    }
+    if first {
+        let _ = writeln!(out, "{label}:");
+    }
+}
+
+/// Splits prose at spaces into lines of at most `width` characters; a
+/// single longer word (escaped bytes) stays whole.
+fn wrap(line: &str, width: usize) -> Vec<String> {
+    let mut lines = Vec::new();
+    let mut current = String::new();
+    for word in line.split(' ') {
+        if !current.is_empty() && current.chars().count() + 1 + word.chars().count() > width {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(word);
+    }
+    lines.push(current);
+    lines
+}
+
+/// A stage of the course, as the tester knows it.
+pub struct Stage {
+    pub number: u8,
+    /// The stage's name everywhere: `many-pings` in `stages/03-many-pings`,
+    /// the package `stage-03-many-pings` and the chapter `03-many-pings.md`.
+    pub name: &'static str,
+    /// What the stage is about, in a few words.
+    pub summary: &'static str,
+    pub checks: &'static [Check],
+}
+
+impl Stage {
+    /// The reference stage's package and binary: `stage-03-many-pings`.
+    pub fn package(&self) -> String {
+        format!("stage-{:02}-{}", self.number, self.name)
+    }
+
+    pub fn reference(&self) -> ServerSpec {
+        ServerSpec::Reference {
+            package: self.package(),
+        }
+    }
+
+    /// "stage 3 (many-pings)"
+    pub fn label(&self) -> String {
+        format!("stage {} ({})", self.number, self.name)
+    }
+}
+
+/// The outcome of one check.
+pub struct CheckResult {
+    /// The check's fixed title, as in [`Check::title`].
+    pub check: &'static str,
+    /// The title as printed, with this run's random counts.
+    pub title: String,
+    pub failure: Option<FailureReport>,
+}
+
+/// A failure with everything the report needs around it.
+pub struct FailureReport {
+    pub failure: Failure,
+    /// The whole report, as printed.
+    pub text: String,
+}
+
+/// The outcome of one stage's checks.
+pub struct StageResult {
+    pub stage: u8,
+    pub checks: Vec<CheckResult>,
+}
+
+impl StageResult {
+    pub fn passed(&self) -> bool {
+        self.checks.iter().all(|check| check.failure.is_none())
+    }
+
+    pub fn failures(&self) -> impl Iterator<Item = (&str, &FailureReport)> {
+        self.checks
+            .iter()
+            .filter_map(|check| check.failure.as_ref().map(|f| (check.title.as_str(), f)))
+    }
+}
+
+/// How a run was asked for, so a failure can say how to run it again.
+pub struct RunSettings {
+    pub server: ServerSpec,
+    pub seed: u64,
+    /// The command that reruns this, e.g. `just test-stage 3 "python3 s.py"`.
+    pub rerun: String,
+    /// How long the server may take to start listening.
+    pub startup_timeout: Duration,
+}
+
+impl RunSettings {
+    /// Settings with the startup timeout from the environment.
+    pub fn new(server: ServerSpec, seed: u64, rerun: impl Into<String>) -> RunSettings {
+        RunSettings {
+            server,
+            seed,
+            rerun: rerun.into(),
+            startup_timeout: startup_timeout(),
+        }
+    }
+}
+
+/// Runs every check of `stage` against a fresh server each, printing one
+/// line per check to `out` as it finishes, then each failure in full.
+pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> StageResult {
+    let _ = writeln!(out, "Stage {}: {}", stage.number, stage.summary);
+    let mut results: Vec<CheckResult> = Vec::new();
+    for (index, check) in stage.checks.iter().enumerate() {
+        let did_not_start = results.iter().any(|result| {
+            result
+                .failure
+                .as_ref()
+                .is_some_and(|report| report.failure.did_not_start)
+        });
+        if did_not_start {
+            // It would not start for the next check either: say so instead
+            // of waiting for it again.
+            let _ = writeln!(
+                out,
+                "  - {} (not run: the server did not start)",
+                check.title
+            );
+            results.push(CheckResult {
+                check: check.title,
+                title: check.title.to_string(),
+                failure: Some(FailureReport {
+                    failure: Failure::new("not run: the server did not start"),
+                    text: String::new(),
+                }),
+            });
+            continue;
+        }
+        let result = run_check(stage, index, check, settings);
+        let mark = if result.failure.is_none() {
+            "✓"
+        } else {
+            "✗"
+        };
+        let _ = writeln!(out, "  {mark} {}", result.title);
+        let _ = out.flush();
+        results.push(result);
+    }
+    let result = StageResult {
+        stage: stage.number,
+        checks: results,
+    };
+    for (_, report) in result.failures() {
+        if !report.text.is_empty() {
+            let _ = writeln!(out, "\n{}", report.text);
+        }
+    }
+    result
+}
+
+/// Starts a server, runs one check against it, and stops the server.
+pub fn run_check(
+    stage: &Stage,
+    index: usize,
+    check: &Check,
+    settings: &RunSettings,
+) -> CheckResult {
+    let mut rng = Rng::for_check(settings.seed, stage.number, index);
+    let mut server = match Server::start(&settings.server, &mut rng, settings.startup_timeout) {
+        Ok(server) => server,
+        Err(failure) => {
+            let title = check.title.to_string();
+            let text = report(stage, &title, &failure, None, settings);
+            return CheckResult {
+                check: check.title,
+                title,
+                failure: Some(FailureReport { failure, text }),
+            };
+        }
+    };
+    let mut context = Context {
+        server: &mut server,
+        rng,
+        title: None,
+        clients: 0,
+    };
+    let outcome = (check.run)(&mut context);
+    let title = context
+        .title
+        .take()
+        .unwrap_or_else(|| check.title.to_string());
+    let failure = outcome.err().map(|failure| {
+        // A crash shows up as a closed connection; give the output threads a
+        // moment to catch the server's last words (a panic message).
+        std::thread::sleep(Duration::from_millis(50));
+        let text = report(stage, &title, &failure, Some(&mut server), settings);
+        FailureReport { failure, text }
+    });
+    CheckResult {
+        check: check.title,
+        title,
+        failure,
+    }
+}
+
+fn report(
+    stage: &Stage,
+    title: &str,
+    failure: &Failure,
+    server: Option<&mut Server>,
+    settings: &RunSettings,
+) -> String {
+    let mut text = format!("--- {} failed: {title}\n", stage.label());
+    text.push_str(&failure.render());
+    if let Some(server) = server {
+        let state = match server.exit_status() {
+            Some(status) => format!("exited ({})", describe_status(status)),
+            None => "still running".to_string(),
+        };
+        push_labeled(
+            &mut text,
+            "server",
+            &format!("`{}`, {state}", server.command_line),
+        );
+        push_output(&mut text, &server.output_tail(20));
+    }
+    push_labeled(
+        &mut text,
+        "rerun",
+        &format!("{SEED_VARIABLE}={} {}", settings.seed, settings.rerun),
+    );
+    text
+}

@@ -1,0 +1,371 @@
+//! A test client: one TCP connection to the server under test, with a
+//! timeout on every connect and read, and expectations that judge replies
+//! byte by byte.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use crate::check::Failure;
+use crate::escape::{caret_diff, escape, escape_shortened};
+use crate::resp::{self, Parsed, Reply};
+
+/// How long a reply may take before the check fails.
+pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// How long the tester listens for bytes that should not come.
+pub const EXTRA_DATA_WAIT: Duration = Duration::from_millis(100);
+
+pub struct Client {
+    stream: TcpStream,
+    /// "client 2": how reports name this connection.
+    pub name: String,
+    /// Bytes received and not yet matched to an expectation.
+    received: Vec<u8>,
+    /// What was sent since the last reply was matched, for reports.
+    sent: Vec<u8>,
+    /// How it was sent: "in one write", "in 14 writes".
+    writes: usize,
+    answered: bool,
+}
+
+/// What one read brought.
+enum Arrival {
+    Bytes,
+    Closed(String),
+    TimedOut,
+}
+
+impl Client {
+    pub fn connect(address: SocketAddr, name: String) -> Result<Client, Failure> {
+        let stream = TcpStream::connect_timeout(&address, REPLY_TIMEOUT).map_err(|error| {
+            Failure::new(format!("{name} could not connect to {address}: {error}")).hint(
+                "The server accepted connections when it started; has it stopped, or stopped \
+                 accepting? See its output below.",
+            )
+        })?;
+        // Send each write at once: a check that splits a command into pieces
+        // means it.
+        let _ = stream.set_nodelay(true);
+        let _ = stream.set_write_timeout(Some(REPLY_TIMEOUT));
+        Ok(Client {
+            stream,
+            name,
+            received: Vec::new(),
+            sent: Vec::new(),
+            writes: 0,
+            answered: false,
+        })
+    }
+
+    /// Sends `bytes` in one write.
+    pub fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
+        if self.answered {
+            self.sent.clear();
+            self.writes = 0;
+            self.answered = false;
+        }
+        self.sent.extend_from_slice(bytes);
+        self.writes += 1;
+        self.stream.write_all(bytes).map_err(|error| {
+            Failure::new(format!("{} could not send: {error}", self.name))
+                .detail("sending", escape_shortened(bytes, 60))
+                .hint(
+                    "The server closed the connection (or crashed) before the tester had sent \
+                     everything: see its output below.",
+                )
+        })
+    }
+
+    /// Sends `bytes` in pieces of the given sizes, pausing between them so
+    /// that each piece arrives on its own.
+    pub fn send_in_pieces(
+        &mut self,
+        bytes: &[u8],
+        sizes: &[usize],
+        pause: Duration,
+    ) -> Result<(), Failure> {
+        let mut offset = 0;
+        for (i, &size) in sizes.iter().enumerate() {
+            if i > 0 {
+                std::thread::sleep(pause);
+            }
+            let end = (offset + size).min(bytes.len());
+            self.send(&bytes[offset..end])?;
+            offset = end;
+        }
+        if offset < bytes.len() {
+            self.send(&bytes[offset..])?;
+        }
+        Ok(())
+    }
+
+    /// Expects exactly `expected` as the next reply.
+    pub fn expect(&mut self, expected: &Reply) -> Result<(), Failure> {
+        self.expect_numbered(expected, None)
+    }
+
+    /// Expects these replies, in order (e.g. one per pipelined command).
+    pub fn expect_all(&mut self, expected: &[Reply]) -> Result<(), Failure> {
+        for (i, reply) in expected.iter().enumerate() {
+            self.expect_numbered(reply, Some((i + 1, expected.len())))?;
+        }
+        Ok(())
+    }
+
+    fn expect_numbered(
+        &mut self,
+        expected: &Reply,
+        position: Option<(usize, usize)>,
+    ) -> Result<(), Failure> {
+        // "reply 2 of 5: " when several replies are expected together.
+        let which = match position {
+            Some((n, of)) if of > 1 => format!("reply {n} of {of}: "),
+            _ => String::new(),
+        };
+        let expected_bytes = expected.encode();
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            match resp::parse(&self.received) {
+                Parsed::Complete { reply, length } => {
+                    let got_bytes = self.received[..length].to_vec();
+                    if reply == *expected {
+                        self.received.drain(..length);
+                        self.answered = true;
+                        return Ok(());
+                    }
+                    let problem = if reply.kind() != expected.kind() {
+                        format!(
+                            "{which}expected {}, got {}",
+                            expected.describe(),
+                            reply.describe()
+                        )
+                    } else {
+                        format!(
+                            "{which}wrong reply: expected {}, got {}",
+                            expected.describe(),
+                            reply.describe()
+                        )
+                    };
+                    let mut failure = self
+                        .failure_with_sent(problem)
+                        .block(caret_diff(&expected_bytes, &got_bytes));
+                    if let Some(hint) = mismatch_hint(expected, &reply) {
+                        failure = failure.hint(hint);
+                    }
+                    return Err(failure);
+                }
+                Parsed::Invalid { reason, .. } => {
+                    let shown_len = self.received.len().min(expected_bytes.len() + 40);
+                    return Err(self
+                        .failure_with_sent(format!("{which}the reply is not valid RESP: {reason}"))
+                        .detail("wanted", expected.describe())
+                        .block(caret_diff(&expected_bytes, &self.received[..shown_len])));
+                }
+                Parsed::Incomplete => {}
+            }
+            match self.read_more(deadline) {
+                Arrival::Bytes => {}
+                Arrival::TimedOut if self.received.is_empty() => {
+                    return Err(self
+                        .failure_with_sent(format!(
+                            "{which}no reply within {} s after sending {}",
+                            REPLY_TIMEOUT.as_secs(),
+                            self.sent_summary()
+                        ))
+                        .detail(
+                            "expected",
+                            format!("{} ({})", expected.describe(), escape(&expected_bytes)),
+                        )
+                        .detail("got", "nothing")
+                        .hint(
+                            "Did your server read the whole command, and write its reply to this \
+                             connection? If it buffers its writes, does it flush them?",
+                        ));
+                }
+                Arrival::TimedOut => {
+                    return Err(self
+                        .failure_with_sent(format!(
+                            "{which}incomplete reply: {} s after sending, these bytes had arrived and no more",
+                            REPLY_TIMEOUT.as_secs()
+                        ))
+                        .block(caret_diff(&expected_bytes, &self.received))
+                        .hint("Does every line of your reply end with \\r\\n? Is a length prefix right?"));
+                }
+                Arrival::Closed(how) => {
+                    let problem = if self.received.is_empty() {
+                        format!("{which}the connection was {how} before any reply arrived")
+                    } else {
+                        format!("{which}the connection was {how} in the middle of a reply")
+                    };
+                    let mut failure = self.failure_with_sent(problem);
+                    failure = if self.received.is_empty() {
+                        failure.detail(
+                            "expected",
+                            format!("{} ({})", expected.describe(), escape(&expected_bytes)),
+                        )
+                    } else {
+                        failure.block(caret_diff(&expected_bytes, &self.received))
+                    };
+                    return Err(failure.hint(
+                        "Your program closed the connection, or crashed (see its output below), or \
+                         sent only part of its reply.",
+                    ));
+                }
+            }
+        }
+    }
+
+    /// Fails if any byte arrives in the next moment, or is already here:
+    /// the server must send exactly the replies asked for.
+    pub fn expect_nothing_more(&mut self) -> Result<(), Failure> {
+        let deadline = Instant::now() + EXTRA_DATA_WAIT;
+        while self.received.is_empty() {
+            match self.read_more(deadline) {
+                Arrival::Bytes => {}
+                Arrival::TimedOut | Arrival::Closed(_) => break,
+            }
+        }
+        if self.received.is_empty() {
+            return Ok(());
+        }
+        let extra = describe_replies(&self.received);
+        Err(self
+            .failure_with_sent("found extra data after the expected reply".to_string())
+            .detail(
+                "extra",
+                format!("{}{extra}", escape_shortened(&self.received, 60)),
+            )
+            .hint(
+                "Your server sent more than the commands asked for: more than one reply to one \
+                 command, or a reply to nothing.",
+            ))
+    }
+
+    /// Fails if the server sends anything or closes the connection during
+    /// `how_long`.
+    pub fn expect_open_and_quiet(&mut self, how_long: Duration) -> Result<(), Failure> {
+        let deadline = Instant::now() + how_long;
+        match self.read_more(deadline) {
+            Arrival::TimedOut => Ok(()),
+            Arrival::Bytes => Err(Failure::new(format!(
+                "the server sent bytes that nobody asked for to {}",
+                self.name
+            ))
+            .detail("got", escape_shortened(&self.received, 60))
+            .hint("A Redis server speaks only when spoken to: it sends nothing until a command arrives.")),
+            Arrival::Closed(how) => Err(Failure::new(format!(
+                "the connection of {} was {how} while the client was still there",
+                self.name
+            ))
+            .hint(
+                "Keep each connection open until the client leaves: read from it in a loop until \
+                 a read returns 0 bytes (end of stream), and only then close it.",
+            )),
+        }
+    }
+
+    fn read_more(&mut self, deadline: Instant) -> Arrival {
+        let now = Instant::now();
+        if now >= deadline {
+            return Arrival::TimedOut;
+        }
+        let _ = self.stream.set_read_timeout(Some(deadline - now));
+        let mut chunk = [0u8; 64 * 1024];
+        match self.stream.read(&mut chunk) {
+            Ok(0) => Arrival::Closed("closed by the server".to_string()),
+            Ok(n) => {
+                self.received.extend_from_slice(&chunk[..n]);
+                Arrival::Bytes
+            }
+            Err(error) if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                Arrival::TimedOut
+            }
+            Err(error) if error.kind() == ErrorKind::Interrupted => Arrival::Bytes,
+            Err(error) => Arrival::Closed(format!("broken ({error})")),
+        }
+    }
+
+    /// "PING" or "70 bytes" for a one-line problem statement.
+    fn sent_summary(&self) -> String {
+        match resp::describe_commands(&self.sent) {
+            Some(commands) if commands.len() <= 60 => commands,
+            _ => format!("{} bytes", self.sent.len()),
+        }
+    }
+
+    /// A failure that says what this client sent.
+    fn failure_with_sent(&self, problem: String) -> Failure {
+        let how = match self.writes {
+            0 => "nothing yet".to_string(),
+            1 => "in one write".to_string(),
+            n => format!("in {n} writes"),
+        };
+        let mut sent = format!(
+            "{} ({}, {how})",
+            escape_shortened(&self.sent, 80),
+            self.name
+        );
+        if let Some(commands) = resp::describe_commands(&self.sent) {
+            sent.push_str(&format!("\nas redis-cli: {commands}"));
+        }
+        Failure::new(problem).detail("sent", sent)
+    }
+}
+
+/// " (12 replies: simple string "PONG" (x12))" for bytes that hold whole
+/// replies, so that a learner sees at once how many too many there were.
+fn describe_replies(mut bytes: &[u8]) -> String {
+    let mut described: Vec<(String, usize)> = Vec::new();
+    while let Parsed::Complete { reply, length } = resp::parse(bytes) {
+        match described.last_mut() {
+            Some((last, count)) if *last == reply.describe() => *count += 1,
+            _ => described.push((reply.describe(), 1)),
+        }
+        bytes = &bytes[length..];
+    }
+    let total: usize = described.iter().map(|(_, count)| count).sum();
+    if total == 0 {
+        return String::new();
+    }
+    let parts: Vec<String> = described
+        .into_iter()
+        .map(|(text, count)| {
+            if count == 1 {
+                text
+            } else {
+                format!("{text} (x{count})")
+            }
+        })
+        .collect();
+    let noun = if total == 1 {
+        "1 whole reply"
+    } else {
+        &format!("{total} whole replies")
+    };
+    let rest = if bytes.is_empty() {
+        String::new()
+    } else {
+        format!(", then {} more bytes", bytes.len())
+    };
+    format!("\n({noun}: {}{rest})", parts.join(", "))
+}
+
+/// A word on the difference between what was expected and what came.
+fn mismatch_hint(expected: &Reply, got: &Reply) -> Option<String> {
+    match (expected, got) {
+        (Reply::Simple(_), Reply::Bulk(_)) => Some(
+            "A simple string is one line, `+PONG\\r\\n`; a bulk string has a length first, \
+             `$4\\r\\nPONG\\r\\n`. This reply must be a simple string."
+                .to_string(),
+        ),
+        (Reply::Bulk(_), Reply::Simple(_)) => Some(
+            "This reply must be a bulk string, `$<length>\\r\\n<bytes>\\r\\n`, not a simple string."
+                .to_string(),
+        ),
+        (_, Reply::Error(message)) => Some(format!(
+            "Your server answered with an error: \"{}\".",
+            escape(message)
+        )),
+        _ => None,
+    }
+}

@@ -1,0 +1,403 @@
+//! The server under test: which program it is, starting it on a free port,
+//! waiting until it listens, keeping its output for failure reports, and
+//! always killing it (with everything it started) when a check is done.
+
+use std::collections::HashSet;
+use std::io::Read;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener, TcpStream};
+use std::os::unix::process::CommandExt;
+use std::path::PathBuf;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use crate::check::Failure;
+use crate::random::Rng;
+
+/// The environment variable that names a learner's program: its value is a
+/// shell command, to which the tester appends `--port N`.
+pub const SERVER_VARIABLE: &str = "COURSE_SERVER";
+/// Seconds to wait for a server to listen (default 10).
+pub const STARTUP_VARIABLE: &str = "COURSE_STARTUP_TIMEOUT";
+
+/// Which program to test.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ServerSpec {
+    /// The course's own reference stage, e.g. `stage-03-many-pings`.
+    Reference { package: String },
+    /// A command run by `sh -c`, e.g. `python3 my_server.py`.
+    Command(String),
+}
+
+impl ServerSpec {
+    /// `COURSE_SERVER` when it is set and not empty, otherwise `fallback`.
+    pub fn from_environment_or(fallback: ServerSpec) -> ServerSpec {
+        match std::env::var(SERVER_VARIABLE) {
+            Ok(command) if !command.trim().is_empty() => ServerSpec::Command(command),
+            _ => fallback,
+        }
+    }
+
+    /// How the server is named in reports.
+    pub fn describe(&self) -> String {
+        match self {
+            ServerSpec::Reference { package } => format!("the reference {package}"),
+            ServerSpec::Command(command) => format!("`{command}`"),
+        }
+    }
+}
+
+/// A running server under test. Dropping it kills its whole process group.
+pub struct Server {
+    child: Child,
+    pub port: u16,
+    /// The command line, as shown in reports.
+    pub command_line: String,
+    output: Arc<Mutex<Output>>,
+}
+
+/// How long to wait for a server to start listening.
+pub fn startup_timeout() -> Duration {
+    let seconds = std::env::var(STARTUP_VARIABLE)
+        .ok()
+        .and_then(|text| text.trim().parse::<f64>().ok())
+        .filter(|seconds| *seconds > 0.0)
+        .unwrap_or(10.0);
+    Duration::from_secs_f64(seconds)
+}
+
+impl Server {
+    /// Starts `spec` with `--port N` on a free port and waits until it
+    /// accepts a connection.
+    pub fn start(
+        spec: &ServerSpec,
+        rng: &mut Rng,
+        startup_timeout: Duration,
+    ) -> Result<Server, Failure> {
+        let program = match spec {
+            ServerSpec::Reference { package } => {
+                let path = reference_binary(package).map_err(|error| {
+                    Failure::new(format!("could not build the reference {package}"))
+                        .detail("cargo said", error)
+                })?;
+                shell_quote(&path.to_string_lossy())
+            }
+            ServerSpec::Command(command) => command.clone(),
+        };
+        // A port that another test took in the meantime makes the server
+        // exit at once: try again with another port, a few times.
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let port = free_port(rng);
+            match Server::start_on(&program, port, startup_timeout) {
+                Err(failure) if attempt < 4 && failure.port_was_taken => continue,
+                result => {
+                    return result.map_err(|start| {
+                        let mut failure = start.failure;
+                        failure.did_not_start = true;
+                        failure
+                    });
+                }
+            }
+        }
+    }
+
+    fn start_on(program: &str, port: u16, timeout: Duration) -> Result<Server, StartFailure> {
+        let command_line = format!("{program} --port {port}");
+        // `sh -c` so that a learner's command can be anything a shell runs
+        // (`python3 server.py`, `cargo run -q --`, `./server`), and its own
+        // process group, so that killing the group also kills whatever the
+        // command started (`cargo run` starts the real server as a child).
+        let mut child = Command::new("sh")
+            .arg("-c")
+            .arg(&command_line)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .map_err(|error| StartFailure {
+                failure: Failure::new(format!("could not run `{command_line}`: {error}")),
+                port_was_taken: false,
+            })?;
+        let output = Arc::new(Mutex::new(Output::default()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let output = Arc::clone(&output);
+            // Not joined: a grandchild that escaped the process group could
+            // hold the pipe open forever, and the tester must not wait on it.
+            std::thread::spawn(move || collect_output(stream, &output));
+        }
+        let mut server = Server {
+            child,
+            port,
+            command_line,
+            output,
+        };
+        server.wait_until_listening(timeout).map(|()| server)
+    }
+
+    fn wait_until_listening(&mut self, timeout: Duration) -> Result<(), StartFailure> {
+        let started = Instant::now();
+        let address = self.address();
+        loop {
+            if TcpStream::connect_timeout(&address, Duration::from_millis(200)).is_ok() {
+                return Ok(());
+            }
+            if let Some(status) = self.exit_status() {
+                // Give the output threads a moment to catch the last words.
+                std::thread::sleep(Duration::from_millis(50));
+                let output = self.output_text();
+                let port_was_taken = output.contains("in use");
+                let failure = Failure::new(format!(
+                    "your program exited ({}) before it listened on port {}",
+                    describe_status(status),
+                    self.port
+                ))
+                .detail("started", self.command_line.clone())
+                .hint(
+                    "Does it start at all when you run that command yourself? It must \
+                     accept `--port N` and keep running, accepting connections on that port.",
+                )
+                .output(&self.output_tail(20));
+                return Err(StartFailure {
+                    failure,
+                    port_was_taken,
+                });
+            }
+            if started.elapsed() > timeout {
+                let failure = Failure::new(format!(
+                    "your program did not accept connections on {address} within {:.0} s",
+                    timeout.as_secs_f64()
+                ))
+                .detail("started", self.command_line.clone())
+                .hint(format!(
+                    "Does it read `--port {port}` and listen on that port (not 6379)? Does it \
+                     listen on 127.0.0.1 (or 0.0.0.0)? If it is compiled on start (cargo run), \
+                     build it first, or allow more time with {STARTUP_VARIABLE}=60.",
+                    port = self.port
+                ))
+                .output(&self.output_tail(20));
+                return Err(StartFailure {
+                    failure,
+                    port_was_taken: false,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
+    }
+
+    /// `Some` once the server has exited (without waiting for it to).
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Everything the server printed so far (its last 64 KiB).
+    pub fn output_text(&self) -> String {
+        let output = self
+            .output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        String::from_utf8_lossy(&output.bytes).into_owned()
+    }
+
+    /// The last `lines` lines the server printed, for a failure report.
+    pub fn output_tail(&self, lines: usize) -> String {
+        let text = self.output_text();
+        let all: Vec<&str> = text.lines().collect();
+        let skipped = all.len().saturating_sub(lines);
+        let mut shown = String::new();
+        if skipped > 0 {
+            shown.push_str(&format!("({skipped} earlier lines not shown)\n"));
+        }
+        for line in &all[skipped..] {
+            shown.push_str(line);
+            shown.push('\n');
+        }
+        shown
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        kill_process_group(self.child.id());
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct StartFailure {
+    failure: Failure,
+    port_was_taken: bool,
+}
+
+/// "exit code 1", "killed by signal 9".
+pub fn describe_status(status: ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match (status.code(), status.signal()) {
+        (Some(101), _) => "exit code 101, which is what a Rust panic exits with".to_string(),
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(signal)) => format!("killed by signal {signal}"),
+        (None, None) => "for an unknown reason".to_string(),
+    }
+}
+
+/// Kills every process in the group the server leads: the shell, the
+/// learner's program and anything that program started.
+fn kill_process_group(leader: u32) {
+    // `kill` the shell builtin takes a negative id as "the whole group". We
+    // use it rather than a binding to libc so that the tester needs no more
+    // than std.
+    let _ = Command::new("sh")
+        .arg("-c")
+        .arg(format!("kill -KILL -{leader} 2>/dev/null"))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+}
+
+#[derive(Default)]
+struct Output {
+    bytes: Vec<u8>,
+}
+
+const OUTPUT_LIMIT: usize = 64 * 1024;
+
+fn collect_output(mut stream: Box<dyn Read + Send>, output: &Mutex<Output>) {
+    let mut chunk = [0u8; 4096];
+    while let Ok(read) = stream.read(&mut chunk) {
+        if read == 0 {
+            break;
+        }
+        let mut output = output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        output.bytes.extend_from_slice(&chunk[..read]);
+        // Keep the tail: a server that logs every request must not fill the
+        // tester's memory.
+        if output.bytes.len() > OUTPUT_LIMIT {
+            let excess = output.bytes.len() - OUTPUT_LIMIT;
+            output.bytes.drain(..excess);
+        }
+    }
+}
+
+/// A port that is free now, chosen at random below the range the kernel
+/// hands out for outgoing connections (32768 and up on Linux), so that the
+/// tester's own client sockets cannot collide with it.
+fn free_port(rng: &mut Rng) -> u16 {
+    static GIVEN: OnceLock<Mutex<HashSet<u16>>> = OnceLock::new();
+    let given = GIVEN.get_or_init(|| Mutex::new(HashSet::new()));
+    loop {
+        let port = rng.between(20_000, 32_000) as u16;
+        let mut given = given
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if given.contains(&port) {
+            continue;
+        }
+        if TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok()
+            && TcpListener::bind((Ipv4Addr::UNSPECIFIED, port)).is_ok()
+        {
+            given.insert(port);
+            return port;
+        }
+    }
+}
+
+fn shell_quote(text: &str) -> String {
+    if text
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+    {
+        text.to_string()
+    } else {
+        format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The path of a reference stage's binary, built first if needed.
+///
+/// `cargo test -p tests` builds this package only, not the stages, so the
+/// tester runs `cargo build` for the stage it needs, once per process, in
+/// the same profile and target directory as itself.
+pub fn reference_binary(package: &str) -> Result<PathBuf, String> {
+    static BUILT: OnceLock<Mutex<std::collections::HashMap<String, Result<PathBuf, String>>>> =
+        OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    // Held while building: two checks that want the same stage build it once.
+    let mut built = built
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(result) = built.get(package) {
+        return result.clone();
+    }
+    let result = build_reference(package);
+    built.insert(package.to_string(), result.clone());
+    result
+}
+
+fn build_reference(package: &str) -> Result<PathBuf, String> {
+    let exe = std::env::current_exe().map_err(|error| format!("where am I? {error}"))?;
+    // The tester is `<target>/<profile>/tester`; a cargo test binary is
+    // `<target>/<profile>/deps/tests-<hash>`. Stage binaries go next to the
+    // former.
+    let mut profile_dir = exe
+        .parent()
+        .ok_or("the tester has no folder")?
+        .to_path_buf();
+    if profile_dir.ends_with("deps") {
+        profile_dir.pop();
+    }
+    let target_dir = profile_dir
+        .parent()
+        .ok_or("no target folder")?
+        .to_path_buf();
+    let profile = match profile_dir.file_name().and_then(|name| name.to_str()) {
+        Some("debug") | None => "dev".to_string(),
+        Some(other) => other.to_string(),
+    };
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .ok_or("no workspace folder")?
+        .to_path_buf();
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let output = Command::new(cargo)
+        .current_dir(&workspace)
+        .args(["build", "--quiet", "--package", package, "--bin", package])
+        .args(["--profile", &profile])
+        .arg("--target-dir")
+        .arg(&target_dir)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|error| format!("could not run cargo: {error}"))?;
+    if !output.status.success() {
+        return Err(String::from_utf8_lossy(&output.stderr).into_owned());
+    }
+    let binary = profile_dir.join(package);
+    if binary.exists() {
+        Ok(binary)
+    } else {
+        Err(format!(
+            "cargo built {package} but {} is not there",
+            binary.display()
+        ))
+    }
+}

@@ -1,0 +1,37 @@
+//! The course's stages and their checks: the spec, one file per stage.
+//!
+//! A later stage must still pass every earlier stage's checks (a stage is
+//! the previous one plus one lesson), so the tester runs them in order.
+
+pub mod stage_01_bind_port;
+pub mod stage_02_answer_ping;
+pub mod stage_03_many_pings;
+pub mod stage_04_concurrent_clients;
+
+use crate::check::Stage;
+use crate::resp::{self, Reply};
+
+/// Every stage, in order.
+pub fn all() -> [&'static Stage; 4] {
+    [
+        &stage_01_bind_port::STAGE,
+        &stage_02_answer_ping::STAGE,
+        &stage_03_many_pings::STAGE,
+        &stage_04_concurrent_clients::STAGE,
+    ]
+}
+
+/// Stage `number`, or `None` when there is no such stage.
+pub fn find(number: u8) -> Option<&'static Stage> {
+    all().into_iter().find(|stage| stage.number == number)
+}
+
+/// `PING` as redis-cli sends it: `*1\r\n$4\r\nPING\r\n`.
+pub fn ping() -> Vec<u8> {
+    resp::command(&[b"PING"])
+}
+
+/// `+PONG\r\n`
+pub fn pong() -> Reply {
+    Reply::simple("PONG")
+}

@@ -1,0 +1,262 @@
+//! The tester is tested: each deliberately broken server (see
+//! `src/bin/broken-server.rs`) must fail the right check, with a report that
+//! names the mistake, and pass the checks its mistake does not touch.
+
+use std::time::Duration;
+
+use harness::check::{RunSettings, StageResult, run_stage};
+use harness::server::ServerSpec;
+use harness::stages;
+
+/// Runs stage `stage`'s checks against `broken-server --mode MODE`.
+fn run_against(mode: &str, stage: u8) -> (StageResult, String) {
+    let command = format!("{} --mode {mode}", env!("CARGO_BIN_EXE_broken-server"));
+    let mut settings = RunSettings::new(
+        ServerSpec::Command(command),
+        42,
+        "cargo test -p tests --test harness",
+    );
+    settings.startup_timeout = Duration::from_secs(3);
+    let mut out = Vec::new();
+    let result = run_stage(stages::find(stage).unwrap(), &settings, &mut out);
+    let printed = String::from_utf8(out).unwrap();
+    println!("{printed}");
+    (result, printed)
+}
+
+/// The report of the check whose title starts with `title`, which must
+/// have failed.
+#[track_caller]
+fn failure_of<'a>(result: &'a StageResult, title: &str) -> &'a str {
+    match &find(result, title).failure {
+        Some(report) => &report.text,
+        None => panic!("the check {title:?} passed, but this server must fail it"),
+    }
+}
+
+#[track_caller]
+fn assert_passed(result: &StageResult, title: &str) {
+    if let Some(report) = &find(result, title).failure {
+        panic!(
+            "the check {title:?} must pass for this server:\n{}",
+            report.text
+        );
+    }
+}
+
+#[track_caller]
+fn find<'a>(result: &'a StageResult, title: &str) -> &'a harness::check::CheckResult {
+    result
+        .checks
+        .iter()
+        .find(|check| check.check.starts_with(title))
+        .unwrap_or_else(|| panic!("no check titled {title:?}"))
+}
+
+/// Checks that each piece is in the report. Prose in a report is wrapped at
+/// 100 columns, so a piece may also match across a wrapped line.
+#[track_caller]
+fn assert_contains(report: &str, pieces: &[&str]) {
+    let unwrapped = report.replace(&format!("\n{}", " ".repeat(10)), " ");
+    for piece in pieces {
+        assert!(
+            report.contains(piece) || unwrapped.contains(piece),
+            "the report lacks {piece:?}:\n{report}"
+        );
+    }
+}
+
+#[test]
+fn a_server_that_closes_at_once_fails_stage_1_keeping_connections_open() {
+    let (result, _) = run_against("close-at-once", 1);
+    assert_passed(&result, "accepts a TCP connection");
+    let report = failure_of(&result, "keeps a connection open");
+    assert_contains(
+        report,
+        &[
+            "problem:  the connection of client 1 was closed by the server while the client was",
+            "read from it in a loop until",
+        ],
+    );
+}
+
+#[test]
+fn a_silent_server_passes_stage_1_and_fails_stage_2_with_no_reply() {
+    let (result, _) = run_against("silent", 1);
+    assert!(result.passed(), "a silent server is a fine stage 1");
+    let (result, _) = run_against("silent", 2);
+    let report = failure_of(&result, "answers PING");
+    assert_contains(
+        report,
+        &[
+            "problem:  no reply within 2 s after sending PING\n",
+            "sent:     *1\\r\\n$4\\r\\nPING\\r\\n (client 1, in one write)",
+            "as redis-cli: PING",
+            "expected: simple string \"PONG\" (+PONG\\r\\n)",
+            "got:      nothing",
+            "still running",
+        ],
+    );
+}
+
+#[test]
+fn a_missing_carriage_return_is_pointed_at() {
+    let (result, _) = run_against("no-crlf", 2);
+    let report = failure_of(&result, "answers PING");
+    assert_contains(
+        report,
+        &[
+            "the reply is not valid RESP: a line ends with \\n alone: RESP lines end with \\r\\n",
+            "wanted:   simple string \"PONG\"",
+            "expected: +PONG\\r\\n\n",
+            "got:      +PONG\\n\n",
+            "               ^ first difference: byte 5, expected \\r, got \\n",
+        ],
+    );
+}
+
+#[test]
+fn a_bulk_string_where_a_simple_string_is_due_is_named() {
+    let (result, _) = run_against("bulk-pong", 2);
+    let report = failure_of(&result, "answers PING");
+    assert_contains(
+        report,
+        &[
+            "problem:  expected simple string \"PONG\", got bulk string \"PONG\"",
+            "got:      $4\\r\\nPONG\\r\\n\n          ^ first difference: byte 0, expected +, got $",
+            "A simple string is one line",
+        ],
+    );
+}
+
+#[test]
+fn two_replies_to_one_ping_are_extra_data() {
+    let (result, _) = run_against("double-pong", 2);
+    let report = failure_of(&result, "answers PING");
+    assert_contains(
+        report,
+        &[
+            "problem:  found extra data after the expected reply",
+            "extra:    +PONG\\r\\n",
+            "(1 whole reply: simple string \"PONG\")",
+        ],
+    );
+}
+
+#[test]
+fn closing_after_the_first_reply_fails_stage_2() {
+    let (result, _) = run_against("close-after-reply", 2);
+    assert_passed(&result, "answers PING");
+    let report = failure_of(&result, "keeps the connection open after replying");
+    assert_contains(
+        report,
+        &[
+            "was closed by the server while the client was still there",
+            "go back to reading",
+        ],
+    );
+}
+
+#[test]
+fn one_reply_per_read_passes_stage_2_and_fails_stage_3() {
+    let (result, _) = run_against("one-reply-per-read", 2);
+    assert!(
+        result.passed(),
+        "one reply per read is stage 2's own shortcut"
+    );
+    let (result, _) = run_against("one-reply-per-read", 3);
+    // PINGs sent one at a time, each after the last reply, work.
+    assert_passed(&result, "answers several PINGs sent one after another");
+    let report = failure_of(&result, "answers several PINGs sent in one write");
+    assert_contains(
+        report,
+        &[
+            "problem:  reply 2 of",
+            "no reply within 2 s after sending PING (x",
+            "A server that answers once per read answers only one of them",
+        ],
+    );
+    let report = failure_of(&result, "answers a PING that arrives one byte at a time");
+    assert_contains(
+        report,
+        &["found extra data", "Answer whole commands, not reads"],
+    );
+}
+
+#[test]
+fn serving_one_client_at_a_time_passes_stage_3_and_fails_stage_4() {
+    let (result, _) = run_against("one-at-a-time", 3);
+    assert!(result.passed(), "a one-at-a-time server is a fine stage 3");
+    let (result, _) = run_against("one-at-a-time", 4);
+    let report = failure_of(
+        &result,
+        "answers a second client while the first stays connected",
+    );
+    assert_contains(
+        report,
+        &[
+            "problem:  no reply within 2 s after sending PING",
+            "(client 2, in one write)",
+            "serves one client at a",
+        ],
+    );
+}
+
+#[test]
+fn a_panic_shows_as_a_closed_connection_with_the_panic_in_the_output() {
+    let (result, _) = run_against("panic-on-read", 2);
+    let report = failure_of(&result, "answers PING");
+    assert_contains(
+        report,
+        &[
+            "problem:  the connection was closed by the server before any reply arrived",
+            "or crashed (see its output below)",
+            "panicked at",
+            "attempt to subtract with overflow (on purpose)",
+        ],
+    );
+}
+
+#[test]
+fn a_program_that_exits_at_once_is_reported_with_its_output() {
+    let (result, printed) = run_against("exit-at-once", 1);
+    let report = failure_of(&result, "accepts a TCP connection");
+    assert_contains(
+        report,
+        &[
+            "problem:  your program exited (exit code 3) before it listened on port",
+            "| error: could not read the configuration (on purpose)",
+            "--mode exit-at-once --port ",
+        ],
+    );
+    assert!(printed.contains("✗ accepts a TCP connection"));
+}
+
+#[test]
+fn a_program_that_ignores_the_port_times_out_with_a_hint() {
+    let (result, _) = run_against("wrong-port", 1);
+    let report = failure_of(&result, "accepts a TCP connection");
+    assert_contains(
+        report,
+        &[
+            "did not accept connections on 127.0.0.1:",
+            "within 3 s",
+            "Does it read `--port",
+            "| broken-server (wrong-port) listening on",
+        ],
+    );
+}
+
+#[test]
+fn the_report_of_a_failure_says_how_to_rerun_it() {
+    let (result, printed) = run_against("silent", 2);
+    assert!(!result.passed());
+    assert_contains(
+        &printed,
+        &[
+            "Stage 2: answer PING\n  ✗ answers PING",
+            "--- stage 2 (answer-ping) failed: answers PING",
+            "rerun:    COURSE_SEED=42 cargo test -p tests --test harness",
+        ],
+    );
+}
