@@ -121,6 +121,8 @@ impl Server {
                 failure: Failure::new(format!("could not run `{command_line}`: {error}")),
                 port_was_taken: false,
             })?;
+        live_groups().insert(child.id());
+        kill_servers_on_interrupt();
         let output = Arc::new(Mutex::new(Output::default()));
         for stream in [
             child
@@ -239,7 +241,53 @@ impl Drop for Server {
         kill_process_group(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
+        live_groups().remove(&self.child.id());
     }
+}
+
+/// The process groups of the servers running now.
+fn live_groups() -> std::sync::MutexGuard<'static, HashSet<u32>> {
+    static LIVE: OnceLock<Mutex<HashSet<u32>>> = OnceLock::new();
+    LIVE.get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A server runs in a process group of its own, so Ctrl-C in the terminal
+/// does not reach it. Without this, interrupting the tester would leave it
+/// running (and holding its port): on Ctrl-C, or when the terminal goes
+/// away, kill every live server, then exit as an interrupted program does.
+fn kill_servers_on_interrupt() {
+    static INSTALLED: OnceLock<()> = OnceLock::new();
+    INSTALLED.get_or_init(|| {
+        std::thread::spawn(|| {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                use tokio::signal::unix::{SignalKind, signal};
+                let (Ok(mut interrupt), Ok(mut terminate), Ok(mut hangup)) = (
+                    signal(SignalKind::interrupt()),
+                    signal(SignalKind::terminate()),
+                    signal(SignalKind::hangup()),
+                ) else {
+                    return;
+                };
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                    _ = hangup.recv() => {}
+                }
+                for group in live_groups().iter() {
+                    kill_process_group(*group);
+                }
+                std::process::exit(130);
+            });
+        });
+    });
 }
 
 struct StartFailure {
