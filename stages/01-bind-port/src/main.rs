@@ -26,6 +26,7 @@ use anyhow::Result;
 use tokio::io::AsyncReadExt;
 use tokio::net::{TcpListener, TcpStream};
 
+// ANCHOR: main
 #[tokio::main]
 async fn main() {
     if let Err(error) = run().await {
@@ -44,6 +45,7 @@ async fn run() -> Result<()> {
     );
     serve(listener).await
 }
+// ANCHOR_END: main
 
 // ANCHOR: serve
 /// Accepts clients forever, one after another.

@@ -31,6 +31,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+// ANCHOR: main
 #[tokio::main]
 async fn main() {
     if let Err(error) = run().await {
@@ -49,6 +50,7 @@ async fn run() -> Result<()> {
     );
     serve(listener).await
 }
+// ANCHOR_END: main
 
 // ANCHOR: serve
 /// Accepts clients forever, one after another.
@@ -127,7 +129,11 @@ async fn handle_client(mut socket: TcpStream) -> std::io::Result<()> {
                     // so and close the connection.
                     replies.extend_from_slice(b"-ERR this server understands only PING so far\r\n");
                     socket.write_all(&replies).await?;
-                    return Ok(());
+                    // An error, so that the log says the server closed it.
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "sent something other than PING",
+                    ));
                 }
             }
         }

@@ -27,6 +27,7 @@ use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
+// ANCHOR: main
 #[tokio::main]
 async fn main() {
     if let Err(error) = run().await {
@@ -45,6 +46,7 @@ async fn run() -> Result<()> {
     );
     serve(listener).await
 }
+// ANCHOR_END: main
 
 // ANCHOR: serve
 /// Accepts clients forever, and serves each in a task of its own.
@@ -61,9 +63,10 @@ async fn serve(listener: TcpListener) -> Result<()> {
             }
         };
         println!("{peer} connected");
-        // A task is a few hundred bytes, not a thread: Tokio runs thousands
-        // of them on a handful of threads, switching at each `.await` that
-        // has to wait. The task owns the socket (`move`), so it can outlive
+        // A task is not a thread: it costs the memory of its state (here,
+        // mostly the client's buffer: a few KiB), not a stack of its own.
+        // Tokio runs thousands of them on a handful of threads, switching at
+        // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
         // this loop iteration.
         tokio::spawn(async move {
             match handle_client(socket).await {
@@ -126,7 +129,11 @@ async fn handle_client(mut socket: TcpStream) -> std::io::Result<()> {
                     // so and close the connection.
                     replies.extend_from_slice(b"-ERR this server understands only PING so far\r\n");
                     socket.write_all(&replies).await?;
-                    return Ok(());
+                    // An error, so that the log says the server closed it.
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        "sent something other than PING",
+                    ));
                 }
             }
         }

@@ -169,9 +169,10 @@ fn main() -> ExitCode {
             };
             let _ = writeln!(
                 out,
-                "\nStage {}: {failed} of {total} checks failed{not_run}. Read the chapter tutorial/src/{:02}-{}.md; \
-                 hints with `just hint {}` once it exists, or read the reference stages/{:02}-{}/.",
-                stage.number, stage.number, stage.name, stage.number, stage.number, stage.name
+                "\nStage {}: {failed} of {total} checks failed{not_run}. Read the failure above; the \
+                 chapter tutorial/src/{:02}-{}.md ends with hints, and the reference is in \
+                 stages/{:02}-{}/ (`just diff {}` shows what it adds).",
+                stage.number, stage.number, stage.name, stage.number, stage.name, stage.number
             );
             if i + 1 < selected.len() {
                 let _ = writeln!(out, "Later stages were not run: fix this one first.");
