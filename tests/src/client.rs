@@ -215,6 +215,90 @@ impl Client {
         }
     }
 
+    /// Sends a command as redis-cli would (an array of bulk strings) and
+    /// expects `expected` back.
+    pub fn command(&mut self, args: &[&[u8]], expected: &Reply) -> Result<(), Failure> {
+        self.send(&resp::command(args))?;
+        self.expect(expected)
+    }
+
+    /// Expects a reply that `accepts` takes (for replies whose exact bytes
+    /// are the server's own business, such as `COMMAND DOCS`), described in
+    /// words by `wanted`.
+    pub fn expect_such(
+        &mut self,
+        wanted: &str,
+        accepts: fn(&Reply) -> bool,
+    ) -> Result<Reply, Failure> {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            match resp::parse(&self.received) {
+                Parsed::Complete { reply, length } => {
+                    if accepts(&reply) {
+                        self.received.drain(..length);
+                        self.answered = true;
+                        return Ok(reply);
+                    }
+                    return Err(self
+                        .failure_with_sent(format!("expected {wanted}, got {}", reply.describe()))
+                        .detail("got", escape_shortened(&self.received[..length], 60)));
+                }
+                Parsed::Invalid { reason, .. } => {
+                    return Err(self
+                        .failure_with_sent(format!("the reply is not valid RESP: {reason}"))
+                        .detail("wanted", wanted.to_string())
+                        .detail("got", escape_shortened(&self.received, 60)));
+                }
+                Parsed::Incomplete => {}
+            }
+            match self.read_more(deadline) {
+                Arrival::Bytes => {}
+                Arrival::TimedOut => {
+                    return Err(self.failure_with_sent(format!(
+                        "no whole reply within {} s after sending {}; wanted {wanted}",
+                        REPLY_TIMEOUT.as_secs(),
+                        self.sent_summary()
+                    )));
+                }
+                Arrival::Closed(how) => {
+                    return Err(self
+                        .failure_with_sent(format!("the connection was {how}; wanted {wanted}")));
+                }
+            }
+        }
+    }
+
+    /// Expects the server to close the connection (after a protocol error,
+    /// or QUIT), with no more bytes before it does.
+    pub fn expect_closed(&mut self) -> Result<(), Failure> {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            if !self.received.is_empty() {
+                return Err(self
+                    .failure_with_sent(
+                        "expected the server to close the connection, but more bytes came"
+                            .to_string(),
+                    )
+                    .detail("extra", escape_shortened(&self.received, 60)));
+            }
+            match self.read_more(deadline) {
+                Arrival::Bytes => {}
+                Arrival::Closed(_) => return Ok(()),
+                Arrival::TimedOut => {
+                    return Err(self
+                        .failure_with_sent(format!(
+                            "the connection was still open {} s after the reply: the server must close it",
+                            REPLY_TIMEOUT.as_secs()
+                        ))
+                        .hint(
+                            "After a protocol error the server cannot know where the next command \
+                             starts: it replies with the error, then closes the connection.",
+                        ));
+                }
+            }
+        }
+    }
+
     /// Fails if any byte arrives in the next moment, or is already here:
     /// the server must send exactly the replies asked for.
     pub fn expect_nothing_more(&mut self) -> Result<(), Failure> {

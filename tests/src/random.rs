@@ -66,6 +66,26 @@ impl Rng {
             .collect()
     }
 
+    /// A word of 3 to 10 lower-case letters and digits: keys and values
+    /// that read well in a failure report, and differ every run.
+    pub fn word(&mut self) -> String {
+        const LETTERS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+        let length = self.between(3, 10);
+        (0..length)
+            .map(|_| char::from(LETTERS[self.between(0, LETTERS.len() - 1)]))
+            .collect()
+    }
+
+    /// `length` random bytes, any value.
+    pub fn bytes(&mut self, length: usize) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(length + 8);
+        while bytes.len() < length {
+            bytes.extend_from_slice(&self.next_u64().to_le_bytes());
+        }
+        bytes.truncate(length);
+        bytes
+    }
+
     /// Splits `len` bytes into chunks of 1 to `max_chunk` bytes: the sizes,
     /// in order, adding up to `len`.
     pub fn chunk_sizes(&mut self, len: usize, max_chunk: usize) -> Vec<usize> {

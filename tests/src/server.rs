@@ -210,6 +210,44 @@ impl Server {
         self.child.try_wait().ok().flatten()
     }
 
+    /// The memory of the server's processes, summed over its process group:
+    /// `(resident, virtual)` in KiB. Resident memory counts only pages that
+    /// were touched; virtual memory also counts what was reserved and never
+    /// used, such as a buffer made for a length a client only declared.
+    /// `None` where the system does not tell (only Linux's /proc is read).
+    pub fn memory_kib(&self) -> Option<(u64, u64)> {
+        let group = self.child.id().to_string();
+        let mut total = (0, 0);
+        let mut found = false;
+        for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+            let path = entry.path();
+            let Ok(stat) = std::fs::read_to_string(path.join("stat")) else {
+                continue;
+            };
+            // "pid (name) state ppid pgrp ...": the name may hold spaces.
+            let Some((_, after_name)) = stat.rsplit_once(')') else {
+                continue;
+            };
+            if after_name.split_whitespace().nth(2) != Some(group.as_str()) {
+                continue;
+            }
+            let status = std::fs::read_to_string(path.join("status")).unwrap_or_default();
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find(|line| line.starts_with(name))
+                    .and_then(|line| line.split_whitespace().nth(1))
+                    .and_then(|n| n.parse::<u64>().ok())
+            };
+            if let (Some(resident), Some(virtual_size)) = (field("VmRSS:"), field("VmSize:")) {
+                total.0 += resident;
+                total.1 += virtual_size;
+                found = true;
+            }
+        }
+        found.then_some(total)
+    }
+
     /// Everything the server printed so far (its last 64 KiB).
     pub fn output_text(&self) -> String {
         let output = self

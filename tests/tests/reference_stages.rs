@@ -83,6 +83,29 @@ mod stage_04_concurrent_clients {
     }
 }
 
+mod stage_05_resp_commands {
+    #[test]
+    fn passes_stage_01_checks() {
+        super::assert_passes(5, 1);
+    }
+    #[test]
+    fn passes_stage_02_checks() {
+        super::assert_passes(5, 2);
+    }
+    #[test]
+    fn passes_stage_03_checks() {
+        super::assert_passes(5, 3);
+    }
+    #[test]
+    fn passes_stage_04_checks() {
+        super::assert_passes(5, 4);
+    }
+    #[test]
+    fn passes_stage_05_checks() {
+        super::assert_passes(5, 5);
+    }
+}
+
 /// Every stage the tester knows has its tests above (a new stage must be
 /// added here too).
 #[test]

@@ -7,17 +7,19 @@ pub mod stage_01_bind_port;
 pub mod stage_02_answer_ping;
 pub mod stage_03_many_pings;
 pub mod stage_04_concurrent_clients;
+pub mod stage_05_resp_commands;
 
 use crate::check::Stage;
 use crate::resp::{self, Reply};
 
 /// Every stage, in order.
-pub fn all() -> [&'static Stage; 4] {
+pub fn all() -> [&'static Stage; 5] {
     [
         &stage_01_bind_port::STAGE,
         &stage_02_answer_ping::STAGE,
         &stage_03_many_pings::STAGE,
         &stage_04_concurrent_clients::STAGE,
+        &stage_05_resp_commands::STAGE,
     ]
 }
 
