@@ -38,6 +38,10 @@ diff N:
 stages:
     @cargo run -q -p tests --bin tester -- --list
 
+# Stage N (default 5) under redis-benchmark, side by side with a real redis-server: requests/s and the ratio.
+bench N="5" REQUESTS="200000":
+    @bash tests/bench/compare-with-redis.sh {{N}} {{REQUESTS}}
+
 # Serve the tutorial at http://localhost:3000 (needs mdbook: `cargo install --locked mdbook`).
 tutorial:
     @mdbook serve tutorial
