@@ -268,6 +268,60 @@ impl Client {
         }
     }
 
+    /// Expects an array holding exactly `expected`, in any order (KEYS
+    /// answers in the order of the server's own hash table).
+    pub fn expect_unordered(&mut self, expected: &[Reply]) -> Result<(), Failure> {
+        let reply = self.expect_such("an array", |reply| matches!(reply, Reply::Array(_)))?;
+        let Reply::Array(mut got) = reply else {
+            return Ok(());
+        };
+        let mut missing = Vec::new();
+        for item in expected {
+            match got.iter().position(|g| g == item) {
+                Some(i) => {
+                    got.swap_remove(i);
+                }
+                None => missing.push(item.describe()),
+            }
+        }
+        if missing.is_empty() && got.is_empty() {
+            return Ok(());
+        }
+        let list = |items: Vec<String>| {
+            let shown: Vec<String> = items.iter().take(5).cloned().collect();
+            let more = items.len().saturating_sub(5);
+            if more > 0 {
+                format!("{} (and {more} more)", shown.join(", "))
+            } else if shown.is_empty() {
+                "none".to_string()
+            } else {
+                shown.join(", ")
+            }
+        };
+        Err(self
+            .failure_with_sent(format!(
+                "the array holds the wrong elements: {} missing, {} unexpected (order does not matter)",
+                missing.len(),
+                got.len()
+            ))
+            .detail("expected", format!("{} elements", expected.len()))
+            .detail("missing", list(missing))
+            .detail("unexpected", list(got.iter().map(Reply::describe).collect())))
+    }
+
+    /// Expects an integer reply from `low` to `high`, for values that
+    /// depend on the clock (TTL).
+    pub fn expect_integer_between(&mut self, low: i64, high: i64) -> Result<i64, Failure> {
+        let reply = self.expect_such("an integer", |reply| matches!(reply, Reply::Integer(_)))?;
+        match reply {
+            Reply::Integer(n) if (low..=high).contains(&n) => Ok(n),
+            other => Err(self.failure_with_sent(format!(
+                "expected an integer from {low} to {high}, got {}",
+                other.describe()
+            ))),
+        }
+    }
+
     /// Expects the server to close the connection (after a protocol error,
     /// or QUIT), with no more bytes before it does.
     pub fn expect_closed(&mut self) -> Result<(), Failure> {
@@ -399,39 +453,29 @@ impl Client {
 /// " (12 replies: simple string "PONG" (x12))" for bytes that hold whole
 /// replies, so that a learner sees at once how many too many there were.
 fn describe_replies(mut bytes: &[u8]) -> String {
-    let mut described: Vec<(String, usize)> = Vec::new();
+    let mut described = Vec::new();
     while let Parsed::Complete { reply, length } = resp::parse(bytes) {
-        match described.last_mut() {
-            Some((last, count)) if *last == reply.describe() => *count += 1,
-            _ => described.push((reply.describe(), 1)),
-        }
+        described.push(reply.describe());
         bytes = &bytes[length..];
     }
-    let total: usize = described.iter().map(|(_, count)| count).sum();
+    let total = described.len();
     if total == 0 {
         return String::new();
     }
-    let parts: Vec<String> = described
-        .into_iter()
-        .map(|(text, count)| {
-            if count == 1 {
-                text
-            } else {
-                format!("{text} (x{count})")
-            }
-        })
-        .collect();
     let noun = if total == 1 {
-        "1 whole reply"
+        "1 whole reply".to_string()
     } else {
-        &format!("{total} whole replies")
+        format!("{total} whole replies")
     };
     let rest = if bytes.is_empty() {
         String::new()
     } else {
         format!(", then {} more bytes", bytes.len())
     };
-    format!("\n({noun}: {}{rest})", parts.join(", "))
+    format!(
+        "\n({noun}: {}{rest})",
+        resp::count_runs(described).join(", ")
+    )
 }
 
 /// A word on the difference between what was expected and what came.

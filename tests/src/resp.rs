@@ -281,7 +281,7 @@ fn parse_integer(text: &[u8]) -> Option<i64> {
 /// `PING`, `SET key "hello world"`, `PING (x5)`. `None` when the bytes are
 /// not whole RESP commands.
 pub fn describe_commands(bytes: &[u8]) -> Option<String> {
-    let mut commands: Vec<(String, usize)> = Vec::new();
+    let mut commands: Vec<String> = Vec::new();
     let mut rest = bytes;
     while !rest.is_empty() {
         let Parsed::Complete {
@@ -298,18 +298,26 @@ pub fn describe_commands(bytes: &[u8]) -> Option<String> {
                 _ => None,
             })
             .collect();
-        let text = words?.join(" ");
-        match commands.last_mut() {
-            Some((last, count)) if *last == text => *count += 1,
-            _ => commands.push((text, 1)),
-        }
+        commands.push(words?.join(" "));
         rest = &rest[length..];
     }
     if commands.is_empty() {
         return None;
     }
-    let parts: Vec<String> = commands
-        .into_iter()
+    Some(count_runs(commands).join("; "))
+}
+
+/// Runs of the same text, counted: `PING, PING, GET a` becomes
+/// `PING (x2), GET a`.
+pub fn count_runs(items: impl IntoIterator<Item = String>) -> Vec<String> {
+    let mut runs: Vec<(String, usize)> = Vec::new();
+    for item in items {
+        match runs.last_mut() {
+            Some((last, count)) if *last == item => *count += 1,
+            _ => runs.push((item, 1)),
+        }
+    }
+    runs.into_iter()
         .map(|(text, count)| {
             if count == 1 {
                 text
@@ -317,8 +325,7 @@ pub fn describe_commands(bytes: &[u8]) -> Option<String> {
                 format!("{text} (x{count})")
             }
         })
-        .collect();
-    Some(parts.join("; "))
+        .collect()
 }
 
 /// An argument as you would type it in redis-cli: bare when it is a plain
