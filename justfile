@@ -42,6 +42,10 @@ stages:
 bench N="5" REQUESTS="200000":
     @bash tests/bench/compare-with-redis.sh {{N}} {{REQUESTS}}
 
+# Stage 6's hash table against std's HashMap: 1M inserts, lookups, removes; throughput and the worst single insert.
+bench-table:
+    @cargo bench -q -p stage-06-hash-table --bench hash_table
+
 # Serve the tutorial at http://localhost:3000 (needs mdbook: `cargo install --locked mdbook`).
 tutorial:
     @mdbook serve tutorial

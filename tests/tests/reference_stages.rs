@@ -106,6 +106,33 @@ mod stage_05_resp_commands {
     }
 }
 
+mod stage_06_hash_table {
+    #[test]
+    fn passes_stage_01_checks() {
+        super::assert_passes(6, 1);
+    }
+    #[test]
+    fn passes_stage_02_checks() {
+        super::assert_passes(6, 2);
+    }
+    #[test]
+    fn passes_stage_03_checks() {
+        super::assert_passes(6, 3);
+    }
+    #[test]
+    fn passes_stage_04_checks() {
+        super::assert_passes(6, 4);
+    }
+    #[test]
+    fn passes_stage_05_checks() {
+        super::assert_passes(6, 5);
+    }
+    #[test]
+    fn passes_stage_06_checks() {
+        super::assert_passes(6, 6);
+    }
+}
+
 /// Every stage the tester knows has its tests above (a new stage must be
 /// added here too).
 #[test]

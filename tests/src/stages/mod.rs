@@ -8,18 +8,20 @@ pub mod stage_02_answer_ping;
 pub mod stage_03_many_pings;
 pub mod stage_04_concurrent_clients;
 pub mod stage_05_resp_commands;
+pub mod stage_06_hash_table;
 
 use crate::check::Stage;
 use crate::resp::{self, Reply};
 
 /// Every stage, in order.
-pub fn all() -> [&'static Stage; 5] {
+pub fn all() -> [&'static Stage; 6] {
     [
         &stage_01_bind_port::STAGE,
         &stage_02_answer_ping::STAGE,
         &stage_03_many_pings::STAGE,
         &stage_04_concurrent_clients::STAGE,
         &stage_05_resp_commands::STAGE,
+        &stage_06_hash_table::STAGE,
     ]
 }
 
