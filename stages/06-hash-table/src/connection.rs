@@ -63,6 +63,7 @@ impl Connection {
         self.write_buffer.len()
     }
 
+    // ANCHOR: close
     /// Writes the waiting replies, then closes the connection so that the
     /// client surely reads them.
     ///
@@ -97,4 +98,5 @@ impl Connection {
         }
         Ok(())
     }
+    // ANCHOR_END: close
 }

@@ -3,9 +3,11 @@
 //!
 //! The parser is incremental and resumable: it takes whole arguments off the
 //! front of the buffer as soon as they are there, and remembers how many
-//! more the current command needs. So a command may arrive split at any
-//! byte, many commands may arrive in one read, and no byte is parsed twice
-//! however slowly a large command trickles in.
+//! more the current command needs and how far it has searched for a line
+//! end. So a command may arrive split at any byte, many commands may arrive
+//! in one read, and however slowly a large command trickles in, each read
+//! costs work for its own bytes only (plus reading one argument's short
+//! `$<length>` line again while that argument's data is still arriving).
 //!
 //! Three outcomes, kept apart: a whole command, "need more bytes"
 //! (`Ok(None)`), and a broken stream (`Err(ProtocolError)`), after which the
@@ -15,14 +17,18 @@ use std::fmt;
 
 use bytes::{Buf, Bytes, BytesMut};
 
-/// Redis's own limits (its defaults), and why each exists:
-/// a client can make the server buffer at most this much before it must
-/// send a line end, so a peer that never sends `\r\n` cannot grow the buffer
+// Redis's own limits (its defaults), and why each exists.
+
+/// How much a client may send before a line end, in an inline command or
+/// a `*`/`$` header: a peer that never sends `\n` cannot grow the buffer
 /// without bound.
 pub const MAX_INLINE_LENGTH: usize = 64 * 1024;
-/// The most arguments one command may declare (Redis 6's limit).
+/// The most arguments one command may declare (Redis 6's limit; 7.0 allows
+/// more). Declared is not allocated: this bounds how long a client can keep
+/// a half-read command going.
 pub const MAX_ARGUMENTS: i64 = 1024 * 1024;
-/// The longest bulk string (`proto-max-bulk-len`, 512 MB).
+/// The longest bulk string (`proto-max-bulk-len`, 512 MB): the most one
+/// argument can make the server buffer.
 pub const MAX_BULK_LENGTH: i64 = 512 * 1024 * 1024;
 
 /// A stream that is not RESP. The text is what Redis replies, after `ERR `.
@@ -259,9 +265,8 @@ fn parse_inline(
     };
     let newline = from + newline;
     *searched = 0;
-    if newline > MAX_INLINE_LENGTH {
-        return Err(ProtocolError::TooBigInlineRequest);
-    }
+    // (A whole line that arrived in one go is taken whatever its length,
+    // as Redis does: the limit is on waiting for a line end.)
     // The line ends with `\n`, or `\r\n` as telnet sends it.
     let end = if newline > 0 && buffer[newline - 1] == b'\r' {
         newline - 1
