@@ -46,6 +46,10 @@ bench N="5" REQUESTS="200000":
 bench-table:
     @cargo bench -q -p stage-06-hash-table --bench hash_table
 
+# The same workload over RESP (stage 6) and the binary protocol (stage 7), pipelined and not.
+bench-protocols:
+    @cargo run -q --release -p tests --bin protocol-bench
+
 # Serve the tutorial at http://localhost:3000 (needs mdbook: `cargo install --locked mdbook`).
 tutorial:
     @mdbook serve tutorial

@@ -187,6 +187,10 @@ pub struct Stage {
     pub name: &'static str,
     /// What the stage is about, in a few words.
     pub summary: &'static str,
+    /// The earlier stages whose checks this stage must still pass: all of
+    /// them along one track (stage 5 passes 1-4), only the protocol-free
+    /// ones when the protocol changes (stage 7 passes stage 1's).
+    pub builds_on: &'static [u8],
     pub checks: &'static [Check],
 }
 

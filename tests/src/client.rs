@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::check::Failure;
 use crate::escape::{caret_diff, escape, escape_shortened};
-use crate::resp::{self, Parsed, Reply};
+use crate::frame::{Frame, Parsed};
+use crate::resp::{self, Reply};
 
 /// How long a reply may take before the check fails.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
@@ -100,21 +101,21 @@ impl Client {
     }
 
     /// Expects exactly `expected` as the next reply.
-    pub fn expect(&mut self, expected: &Reply) -> Result<(), Failure> {
+    pub fn expect<F: Frame>(&mut self, expected: &F) -> Result<(), Failure> {
         self.expect_numbered(expected, None)
     }
 
     /// Expects these replies, in order (e.g. one per pipelined command).
-    pub fn expect_all(&mut self, expected: &[Reply]) -> Result<(), Failure> {
+    pub fn expect_all<F: Frame>(&mut self, expected: &[F]) -> Result<(), Failure> {
         for (i, reply) in expected.iter().enumerate() {
             self.expect_numbered(reply, Some((i + 1, expected.len())))?;
         }
         Ok(())
     }
 
-    fn expect_numbered(
+    fn expect_numbered<F: Frame>(
         &mut self,
-        expected: &Reply,
+        expected: &F,
         position: Option<(usize, usize)>,
     ) -> Result<(), Failure> {
         // "reply 2 of 5: " when several replies are expected together.
@@ -125,8 +126,11 @@ impl Client {
         let expected_bytes = expected.encode();
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
-            match resp::parse(&self.received) {
-                Parsed::Complete { reply, length } => {
+            match F::parse(&self.received) {
+                Parsed::Complete {
+                    value: reply,
+                    length,
+                } => {
                     let got_bytes = self.received[..length].to_vec();
                     if reply == *expected {
                         self.received.drain(..length);
@@ -149,7 +153,7 @@ impl Client {
                     let mut failure = self
                         .failure_with_sent(problem)
                         .block(caret_diff(&expected_bytes, &got_bytes));
-                    if let Some(hint) = mismatch_hint(expected, &reply) {
+                    if let Some(hint) = F::mismatch_hint(expected, &reply) {
                         failure = failure.hint(hint);
                     }
                     return Err(failure);
@@ -157,7 +161,10 @@ impl Client {
                 Parsed::Invalid { reason, .. } => {
                     let shown_len = self.received.len().min(expected_bytes.len() + 40);
                     return Err(self
-                        .failure_with_sent(format!("{which}the reply is not valid RESP: {reason}"))
+                        .failure_with_sent(format!(
+                            "{which}the reply is not valid {}: {reason}",
+                            F::PROTOCOL
+                        ))
                         .detail("wanted", expected.describe())
                         .block(caret_diff(&expected_bytes, &self.received[..shown_len])));
                 }
@@ -225,15 +232,18 @@ impl Client {
     /// Expects a reply that `accepts` takes (for replies whose exact bytes
     /// are the server's own business, such as `COMMAND DOCS`), described in
     /// words by `wanted`.
-    pub fn expect_such(
+    pub fn expect_such<F: Frame>(
         &mut self,
         wanted: &str,
-        accepts: fn(&Reply) -> bool,
-    ) -> Result<Reply, Failure> {
+        accepts: fn(&F) -> bool,
+    ) -> Result<F, Failure> {
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
-            match resp::parse(&self.received) {
-                Parsed::Complete { reply, length } => {
+            match F::parse(&self.received) {
+                Parsed::Complete {
+                    value: reply,
+                    length,
+                } => {
                     if accepts(&reply) {
                         self.received.drain(..length);
                         self.answered = true;
@@ -245,7 +255,10 @@ impl Client {
                 }
                 Parsed::Invalid { reason, .. } => {
                     return Err(self
-                        .failure_with_sent(format!("the reply is not valid RESP: {reason}"))
+                        .failure_with_sent(format!(
+                            "the reply is not valid {}: {reason}",
+                            F::PROTOCOL
+                        ))
                         .detail("wanted", wanted.to_string())
                         .detail("got", escape_shortened(&self.received, 60)));
                 }
@@ -271,7 +284,8 @@ impl Client {
     /// Expects an array holding exactly `expected`, in any order (KEYS
     /// answers in the order of the server's own hash table).
     pub fn expect_unordered(&mut self, expected: &[Reply]) -> Result<(), Failure> {
-        let reply = self.expect_such("an array", |reply| matches!(reply, Reply::Array(_)))?;
+        let reply =
+            self.expect_such("an array", |reply: &Reply| matches!(reply, Reply::Array(_)))?;
         let Reply::Array(mut got) = reply else {
             return Ok(());
         };
@@ -312,7 +326,9 @@ impl Client {
     /// Expects an integer reply from `low` to `high`, for values that
     /// depend on the clock (TTL).
     pub fn expect_integer_between(&mut self, low: i64, high: i64) -> Result<i64, Failure> {
-        let reply = self.expect_such("an integer", |reply| matches!(reply, Reply::Integer(_)))?;
+        let reply = self.expect_such("an integer", |reply: &Reply| {
+            matches!(reply, Reply::Integer(_))
+        })?;
         match reply {
             Reply::Integer(n) if (low..=high).contains(&n) => Ok(n),
             other => Err(self.failure_with_sent(format!(
@@ -454,7 +470,11 @@ impl Client {
 /// replies, so that a learner sees at once how many too many there were.
 fn describe_replies(mut bytes: &[u8]) -> String {
     let mut described = Vec::new();
-    while let Parsed::Complete { reply, length } = resp::parse(bytes) {
+    while let Parsed::Complete {
+        value: reply,
+        length,
+    } = resp::parse(bytes)
+    {
         described.push(reply.describe());
         bytes = &bytes[length..];
     }
@@ -476,24 +496,4 @@ fn describe_replies(mut bytes: &[u8]) -> String {
         "\n({noun}: {}{rest})",
         resp::count_runs(described).join(", ")
     )
-}
-
-/// A word on the difference between what was expected and what came.
-fn mismatch_hint(expected: &Reply, got: &Reply) -> Option<String> {
-    match (expected, got) {
-        (Reply::Simple(_), Reply::Bulk(_)) => Some(
-            "A simple string is one line, `+PONG\\r\\n`; a bulk string has a length first, \
-             `$4\\r\\nPONG\\r\\n`. This reply must be a simple string."
-                .to_string(),
-        ),
-        (Reply::Bulk(_), Reply::Simple(_)) => Some(
-            "This reply must be a bulk string, `$<length>\\r\\n<bytes>\\r\\n`, not a simple string."
-                .to_string(),
-        ),
-        (_, Reply::Error(message)) => Some(format!(
-            "Your server answered with an error: \"{}\".",
-            escape(message)
-        )),
-        _ => None,
-    }
 }

@@ -7,13 +7,16 @@
 //! with a caret under the first wrong byte and a hint.
 //!
 //! Layers, from the bottom: [`escape`] (bytes shown to a human), [`random`]
-//! (seeded values), [`resp`] (reading replies), [`server`] (the process
-//! under test), [`client`] (a connection with timeouts and expectations),
+//! (seeded values), [`frame`] (what a protocol must offer), [`resp`] and
+//! [`binary`] (reading replies of stages 2-6 and of stage 7), [`server`] (the
+//! process under test), [`client`] (a connection with timeouts and expectations),
 //! [`check`] (checks, failures, the runner), [`stages`] (the spec).
 
+pub mod binary;
 pub mod check;
 pub mod client;
 pub mod escape;
+pub mod frame;
 pub mod random;
 pub mod resp;
 pub mod server;

@@ -98,6 +98,46 @@ impl Reply {
     }
 }
 
+impl Frame for Reply {
+    const PROTOCOL: &'static str = "RESP";
+
+    fn parse(buffer: &[u8]) -> Parsed<Reply> {
+        parse(buffer)
+    }
+
+    fn encode(&self) -> Vec<u8> {
+        Reply::encode(self)
+    }
+
+    fn kind(&self) -> &'static str {
+        Reply::kind(self)
+    }
+
+    fn describe(&self) -> String {
+        Reply::describe(self)
+    }
+
+    fn mismatch_hint(expected: &Reply, got: &Reply) -> Option<String> {
+        match (expected, got) {
+            (Reply::Simple(_), Reply::Bulk(_)) => Some(
+                "A simple string is one line, `+PONG\\r\\n`; a bulk string has a length first, \
+                 `$4\\r\\nPONG\\r\\n`. This reply must be a simple string."
+                    .to_string(),
+            ),
+            (Reply::Bulk(_), Reply::Simple(_)) => Some(
+                "This reply must be a bulk string, `$<length>\\r\\n<bytes>\\r\\n`, not a simple \
+                 string."
+                    .to_string(),
+            ),
+            (_, Reply::Error(message)) => Some(format!(
+                "Your server answered with an error: \"{}\".",
+                escape(message)
+            )),
+            _ => None,
+        }
+    }
+}
+
 fn line(out: &mut Vec<u8>, kind: u8, body: &[u8]) {
     out.push(kind);
     out.extend_from_slice(body);
@@ -109,24 +149,19 @@ pub fn command(args: &[&[u8]]) -> Vec<u8> {
     Reply::Array(args.iter().map(Reply::bulk).collect()).encode()
 }
 
-/// What the front of a buffer holds.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Parsed {
-    /// A whole reply, `length` bytes long.
-    Complete { reply: Reply, length: usize },
-    /// The start of a reply: more bytes are needed.
-    Incomplete,
-    /// Bytes that are not RESP: `at` is the offset of the first bad byte.
-    Invalid { at: usize, reason: String },
-}
+use crate::frame::Frame;
+pub use crate::frame::Parsed;
 
 /// How deep arrays may nest before the tester gives up on a reply.
 const MAX_DEPTH: usize = 32;
 
 /// Reads one reply from the front of `buffer`.
-pub fn parse(buffer: &[u8]) -> Parsed {
+pub fn parse(buffer: &[u8]) -> Parsed<Reply> {
     match parse_at(buffer, 0, 0) {
-        Ok(Some((reply, end))) => Parsed::Complete { reply, length: end },
+        Ok(Some((reply, end))) => Parsed::Complete {
+            value: reply,
+            length: end,
+        },
         Ok(None) => Parsed::Incomplete,
         Err((at, reason)) => Parsed::Invalid { at, reason },
     }
@@ -285,7 +320,7 @@ pub fn describe_commands(bytes: &[u8]) -> Option<String> {
     let mut rest = bytes;
     while !rest.is_empty() {
         let Parsed::Complete {
-            reply: Reply::Array(args),
+            value: Reply::Array(args),
             length,
         } = parse(rest)
         else {
@@ -349,7 +384,10 @@ mod tests {
 
     fn complete(bytes: &[u8]) -> Reply {
         match parse(bytes) {
-            Parsed::Complete { reply, length } => {
+            Parsed::Complete {
+                value: reply,
+                length,
+            } => {
                 assert_eq!(length, bytes.len());
                 reply
             }

@@ -425,6 +425,11 @@ fn shell_quote(text: &str) -> String {
 /// tester runs `cargo build` for the stage it needs, once per process, in
 /// the same profile and target directory as itself.
 pub fn reference_binary(package: &str) -> Result<PathBuf, String> {
+    reference_program(package, package)
+}
+
+/// Another program of a reference stage, such as stage 7's client.
+pub fn reference_program(package: &str, binary: &str) -> Result<PathBuf, String> {
     static BUILT: OnceLock<Mutex<std::collections::HashMap<String, Result<PathBuf, String>>>> =
         OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
@@ -432,15 +437,15 @@ pub fn reference_binary(package: &str) -> Result<PathBuf, String> {
     let mut built = built
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if let Some(result) = built.get(package) {
+    if let Some(result) = built.get(binary) {
         return result.clone();
     }
-    let result = build_reference(package);
-    built.insert(package.to_string(), result.clone());
+    let result = build_reference(package, binary);
+    built.insert(binary.to_string(), result.clone());
     result
 }
 
-fn build_reference(package: &str) -> Result<PathBuf, String> {
+fn build_reference(package: &str, binary: &str) -> Result<PathBuf, String> {
     let exe = std::env::current_exe().map_err(|error| format!("where am I? {error}"))?;
     // The tester is `<target>/<profile>/tester`; a cargo test binary is
     // `<target>/<profile>/deps/tests-<hash>`. Stage binaries go next to the
@@ -467,7 +472,7 @@ fn build_reference(package: &str) -> Result<PathBuf, String> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(&workspace)
-        .args(["build", "--quiet", "--package", package, "--bin", package])
+        .args(["build", "--quiet", "--package", package, "--bin", binary])
         .args(["--profile", &profile])
         .arg("--target-dir")
         .arg(&target_dir)
@@ -477,13 +482,13 @@ fn build_reference(package: &str) -> Result<PathBuf, String> {
     if !output.status.success() {
         return Err(String::from_utf8_lossy(&output.stderr).into_owned());
     }
-    let binary = profile_dir.join(package);
-    if binary.exists() {
-        Ok(binary)
+    let path = profile_dir.join(binary);
+    if path.exists() {
+        Ok(path)
     } else {
         Err(format!(
-            "cargo built {package} but {} is not there",
-            binary.display()
+            "cargo built {binary} but {} is not there",
+            path.display()
         ))
     }
 }

@@ -21,6 +21,12 @@ fn a_taken_port_is_explained_not_panicked_about() {
     let taken = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = taken.local_addr().unwrap().port();
     for (package, binary) in each_reference() {
+        // Stage 7 does not speak RESP: no Redis to blame.
+        let suspect = if package.starts_with("stage-07") {
+            "another server"
+        } else {
+            "a real Redis"
+        };
         Command::new(&binary)
             .args(["--port", &port.to_string()])
             .timeout(std::time::Duration::from_secs(5))
@@ -28,7 +34,7 @@ fn a_taken_port_is_explained_not_panicked_about() {
             .code(1)
             .stdout("")
             .stderr(format!(
-                "error: port {port} is in use: is a real Redis running? try --port {}\n",
+                "error: port {port} is in use: is {suspect} running? try --port {}\n",
                 port + 1
             ))
             .stderr(predicate::str::contains("panicked").not());

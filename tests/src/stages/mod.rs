@@ -9,12 +9,13 @@ pub mod stage_03_many_pings;
 pub mod stage_04_concurrent_clients;
 pub mod stage_05_resp_commands;
 pub mod stage_06_hash_table;
+pub mod stage_07_binary_protocol;
 
 use crate::check::Stage;
 use crate::resp::{self, Reply};
 
 /// Every stage, in order.
-pub fn all() -> [&'static Stage; 6] {
+pub fn all() -> [&'static Stage; 7] {
     [
         &stage_01_bind_port::STAGE,
         &stage_02_answer_ping::STAGE,
@@ -22,6 +23,7 @@ pub fn all() -> [&'static Stage; 6] {
         &stage_04_concurrent_clients::STAGE,
         &stage_05_resp_commands::STAGE,
         &stage_06_hash_table::STAGE,
+        &stage_07_binary_protocol::STAGE,
     ]
 }
 

@@ -10,6 +10,7 @@ pub static STAGE: Stage = Stage {
     number: 1,
     name: "bind-port",
     summary: "bind a port",
+    builds_on: &[],
     checks: &[
         Check {
             title: "accepts a TCP connection on the port given with --port",

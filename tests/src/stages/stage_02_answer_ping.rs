@@ -10,6 +10,7 @@ pub static STAGE: Stage = Stage {
     number: 2,
     name: "answer-ping",
     summary: "answer PING",
+    builds_on: &[1],
     checks: &[
         Check {
             title: "answers PING (*1\\r\\n$4\\r\\nPING\\r\\n) with +PONG\\r\\n and nothing more",

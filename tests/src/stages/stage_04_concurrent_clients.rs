@@ -9,6 +9,7 @@ pub static STAGE: Stage = Stage {
     number: 4,
     name: "concurrent-clients",
     summary: "serve many clients at once",
+    builds_on: &[1, 2, 3],
     checks: &[
         Check {
             title: "answers a second client while the first stays connected",

@@ -13,6 +13,7 @@ pub static STAGE: Stage = Stage {
     number: 6,
     name: "hash-table",
     summary: "our own hash table, and DEL, EXISTS, DBSIZE, KEYS, TTL, PTTL, FLUSHALL",
+    builds_on: &[1, 2, 3, 4, 5],
     checks: &[
         Check {
             title: "DEL deletes the keys that exist and says how many",
