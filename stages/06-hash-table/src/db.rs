@@ -22,7 +22,7 @@ pub struct Db {
     // A std `Mutex`, not Tokio's: the lock is held for a few table
     // operations and never across an `.await`. (Why not a read-write lock,
     // so GETs could run side by side? See the stage 6 chapter: it measured
-    // slower here, and a GET may have to delete an expired key anyway.)
+    // no faster here, and a GET may have to delete an expired key anyway.)
     state: Arc<Mutex<State>>,
 }
 
@@ -81,6 +81,7 @@ impl Db {
         state.entries.get(key).cloned()
     }
 
+    // ANCHOR: set
     /// Sets `key` to `value` when `condition` allows. Returns whether it was
     /// set, and the value it had before (for `SET ... GET`).
     pub fn set(
@@ -122,6 +123,7 @@ impl Db {
         }
         (true, old_value)
     }
+    // ANCHOR_END: set
 
     /// Deletes the keys that exist; returns how many did (DEL).
     pub fn delete(&self, keys: &[Bytes]) -> usize {
@@ -192,7 +194,9 @@ impl Db {
         state.expires.clear();
     }
 
-    /// One round of active expiry, as Redis's `activeExpireCycle` does it:
+    // ANCHOR: expire_sample
+    /// One round of active expiry, as Redis's `activeExpireCycle` did it
+    /// before 6.0 (and as its EXPIRE documentation still describes it):
     /// look at 20 random keys that have an expiry time and delete the
     /// expired ones; while more than a quarter of a sample was expired
     /// (there are probably many more), sample again, for at most `budget`.
@@ -205,7 +209,8 @@ impl Db {
             let mut state = self.lock();
             let now = Instant::now();
             let mut expired = Vec::new();
-            for _ in 0..SAMPLE.min(state.expires.len()) {
+            let drawn = SAMPLE.min(state.expires.len());
+            for _ in 0..drawn {
                 if let Some((key, when)) = state.expires.random_entry(random.next()) {
                     if *when <= now {
                         expired.push(key.clone());
@@ -213,22 +218,26 @@ impl Db {
                 }
             }
             // The same key may be drawn twice: count what was deleted.
+            let mut deleted_now = 0;
             for key in &expired {
                 if state.expires.remove(key.as_ref()).is_some() {
                     state.entries.remove(key.as_ref());
-                    deleted += 1;
+                    deleted_now += 1;
                 }
             }
+            deleted += deleted_now;
             // Let the tables finish a resize while the server is quiet, as
             // Redis's cron does.
             state.entries.rehash_for(Duration::from_micros(500));
             state.expires.rehash_for(Duration::from_micros(500));
             drop(state);
-            if expired.len() * 4 <= SAMPLE || started.elapsed() >= budget {
+            // A quarter or less of this sample had expired: few are left.
+            if drawn == 0 || deleted_now * 4 <= drawn || started.elapsed() >= budget {
                 return deleted;
             }
         }
     }
+    // ANCHOR_END: expire_sample
 }
 
 impl State {
