@@ -5,7 +5,8 @@
 //! with its length (4 bytes, big-endian), so the server knows where a
 //! request ends before it parses a byte of it; a request is a count and
 //! length-prefixed strings; a reply is a typed value (NIL, ERR, STR, INT,
-//! ARR). Only `protocol.rs` and `reply.rs` changed, and the default port:
+//! ARR). Only `protocol.rs` and `reply.rs` changed (and one line of
+//! `connection.rs`: the parser keeps no state now), and the default port:
 //! 1234, since redis-cli cannot speak this. The stage has its own client.
 //!
 //! **Try it:**

@@ -56,7 +56,7 @@ impl fmt::Display for ProtocolError {
             }
             ProtocolError::CountMismatch { count, extra } => write!(
                 f,
-                "{extra} bytes left after the {count} strings the count announced"
+                "{extra} bytes left after the strings the count announced ({count})"
             ),
         }
     }

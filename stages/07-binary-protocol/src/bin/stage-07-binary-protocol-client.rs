@@ -40,6 +40,9 @@ usage: stage-07-binary-protocol-client [--host ADDR] [--port N] [COMMAND [ARG ..
 With a command, sends it and prints the reply; without one, reads commands,
 one per line (words, \"double quotes\" or 'single quotes'), until `quit`.";
 
+/// The most strings a request can hold: its count is one byte.
+const MAX_STRINGS: usize = 255;
+
 /// A reply, decoded.
 #[derive(Debug, PartialEq)]
 enum Value {
@@ -123,6 +126,12 @@ fn run() -> Result<ExitCode> {
             Some(first) if first == b"quit" || first == b"exit" => return Ok(ExitCode::SUCCESS),
             Some(_) => {}
         }
+        if words.len() > MAX_STRINGS {
+            println!(
+                "(error) a request holds at most {MAX_STRINGS} strings (its count is one byte)"
+            );
+            continue;
+        }
         let value = send(&mut stream, &words)?;
         print!("{}", format_value(&value));
     }
@@ -130,8 +139,8 @@ fn run() -> Result<ExitCode> {
 
 /// Sends one request and reads its reply.
 fn send(stream: &mut TcpStream, words: &[Vec<u8>]) -> Result<Value> {
-    if words.len() > 255 {
-        bail!("a request holds at most 255 strings (its count is one byte)");
+    if words.len() > MAX_STRINGS {
+        bail!("a request holds at most {MAX_STRINGS} strings (its count is one byte)");
     }
     let borrowed: Vec<&[u8]> = words.iter().map(|w| w.as_slice()).collect();
     stream
@@ -339,12 +348,27 @@ mod tests {
 
     #[test]
     fn decodes_what_the_server_encodes() {
-        let mut bytes: &[u8] =
-            b"\x04\x00\x00\x00\x02\x02\x00\x00\x00\x01a\x03\x00\x00\x00\x00\x00\x00\x00\x07";
+        use bytes::{Bytes, BytesMut};
+        // Encoded by the server's own reply.rs, decoded by the client.
+        let mut wire = BytesMut::new();
+        reply::Reply::Array(vec![
+            reply::Reply::Bulk(Bytes::from_static(b"a")),
+            reply::Reply::Integer(7),
+            reply::Reply::Null,
+            reply::Reply::error("no"),
+        ])
+        .write_to(&mut wire);
+        let mut message = &wire[4..];
         assert_eq!(
-            decode_value(&mut bytes, 0).unwrap(),
-            Value::Array(vec![Value::Str(b"a".to_vec()), Value::Int(7)])
+            decode_value(&mut message, 0).unwrap(),
+            Value::Array(vec![
+                Value::Str(b"a".to_vec()),
+                Value::Int(7),
+                Value::Nil,
+                Value::Error(b"ERR no".to_vec())
+            ])
         );
+        assert!(message.is_empty());
         let mut lie: &[u8] = b"\x04\xff\xff\xff\xff";
         assert!(decode_value(&mut lie, 0).is_err());
     }
