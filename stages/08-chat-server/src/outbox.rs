@@ -1,0 +1,210 @@
+//! A client's outbox: the lines waiting to be written to it, and the task
+//! that writes them.
+//!
+//! Writing to a socket can wait: when the client does not read, its kernel
+//! buffers fill, and `write` blocks (or, in Tokio, the write's future stays
+//! pending). Whoever writes to a client directly is at that client's mercy.
+//! So no one does, but the client's own writer task: everyone else puts
+//! lines in its outbox, which never waits.
+//!
+//! ```text
+//!  fan_out ──> | line | line | line | ──> writer task ──> socket ──> client
+//!              └─ queued: bytes not yet written, at most MAX_QUEUED ─┘
+//! ```
+//!
+//! The queue is an unbounded channel with a byte count beside it, rather
+//! than a bounded channel: a bounded channel counts messages, and ours range
+//! from 10 bytes to 12 KiB. What matters is memory, so the bound is in
+//! bytes: a line that would take the queue over [`MAX_QUEUED`] is refused,
+//! and the caller disconnects that client (`chat.rs`). A client that stops
+//! reading costs at most 256 KiB of our memory, and nobody's time.
+//!
+//! Each line is a `Bytes`: fanning one message out to 10,000 clients puts
+//! 10,000 handles to one allocation in 10,000 queues, not 10,000 copies.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bytes::Bytes;
+use tokio::io::{AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+/// The most bytes a client may have waiting for it (256 KiB): more than a
+/// client that reads ever needs (it is 20 full screens of the longest
+/// lines), and small enough that 10,000 stuck clients would cost 2.5 GB at
+/// worst, not the machine.
+pub const MAX_QUEUED: usize = 256 * 1024;
+
+/// The most the writer copies into one write.
+const MAX_BATCH: usize = 64 * 1024;
+
+/// A new outbox: the sending end for the registry, the receiving end for
+/// the client's writer task.
+pub fn outbox() -> (Outbox, OutboxReceiver) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let queued = Arc::new(AtomicUsize::new(0));
+    let outbox = Outbox {
+        sender,
+        queued: Arc::clone(&queued),
+    };
+    (outbox, OutboxReceiver { receiver, queued })
+}
+
+// ANCHOR: outbox
+/// Where lines for one client are put. Putting a line never waits.
+pub struct Outbox {
+    sender: mpsc::UnboundedSender<Bytes>,
+    /// Bytes put in and not yet written: the writer task subtracts what it
+    /// has written. An atomic, because the writer runs on its own.
+    queued: Arc<AtomicUsize>,
+}
+
+impl Outbox {
+    /// Queues `line` for the client. `false` when it would take the queue
+    /// over [`MAX_QUEUED`]: the client is not reading, and the line is not
+    /// queued.
+    pub fn send(&self, line: &Bytes) -> bool {
+        let waiting = self.queued.fetch_add(line.len(), Ordering::Relaxed);
+        // A line goes into an empty queue whatever its size: the bound is on
+        // what piles up behind a client, and a single `/who` of a very
+        // crowded server could be larger than it on its own.
+        if waiting > 0 && waiting + line.len() > MAX_QUEUED {
+            self.queued.fetch_sub(line.len(), Ordering::Relaxed);
+            return false;
+        }
+        // `clone` copies a handle, not the line. It fails only when the
+        // writer task has ended, because the connection broke: its reader
+        // will see that too, and remove the client.
+        if self.sender.send(line.clone()).is_err() {
+            self.queued.fetch_sub(line.len(), Ordering::Relaxed);
+        }
+        true
+    }
+
+    /// Bytes waiting to be written.
+    pub fn queued(&self) -> usize {
+        self.queued.load(Ordering::Relaxed)
+    }
+}
+// ANCHOR_END: outbox
+
+/// The writer task's end of an outbox.
+pub struct OutboxReceiver {
+    receiver: mpsc::UnboundedReceiver<Bytes>,
+    queued: Arc<AtomicUsize>,
+}
+
+#[cfg(test)]
+impl OutboxReceiver {
+    /// Everything queued so far, as text, taken as if written.
+    pub fn take_text(&mut self) -> String {
+        let mut text = Vec::new();
+        while let Ok(line) = self.receiver.try_recv() {
+            self.queued.fetch_sub(line.len(), Ordering::Relaxed);
+            text.extend_from_slice(&line);
+        }
+        String::from_utf8(text).expect("the server sends UTF-8")
+    }
+
+    /// Whether the client is still registered: its outbox has a sender.
+    pub fn is_open(&self) -> bool {
+        !self.receiver.is_closed()
+    }
+}
+
+// ANCHOR: write_outbox
+/// The client's writer task: writes what its outbox receives until every
+/// sender is gone (the client has left), then ends the connection's
+/// sending side. Lines that have piled up are written together, up to
+/// [`MAX_BATCH`] bytes in one system call; a single line is written as it
+/// is, without a copy.
+pub async fn write_outbox<W>(mut socket: W, mut outbox: OutboxReceiver) -> std::io::Result<()>
+where
+    W: AsyncWrite + Unpin,
+{
+    while let Some(first) = outbox.receiver.recv().await {
+        let written = match outbox.receiver.try_recv() {
+            Err(_) => {
+                socket.write_all(&first).await?;
+                first.len()
+            }
+            Ok(second) => {
+                // A new buffer each time, dropped after the write: a client
+                // that once had a burst does not keep 64 KiB while idle.
+                let mut batch = Vec::with_capacity(MAX_BATCH.min(MAX_QUEUED));
+                batch.extend_from_slice(&first);
+                batch.extend_from_slice(&second);
+                while batch.len() < MAX_BATCH {
+                    match outbox.receiver.try_recv() {
+                        Ok(line) => batch.extend_from_slice(&line),
+                        Err(_) => break,
+                    }
+                }
+                socket.write_all(&batch).await?;
+                batch.len()
+            }
+        };
+        outbox.queued.fetch_sub(written, Ordering::Relaxed);
+    }
+    socket.shutdown().await
+}
+// ANCHOR_END: write_outbox
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncReadExt;
+
+    #[test]
+    fn the_bound_is_in_bytes_and_refuses_the_line_that_would_pass_it() {
+        let (outbox, _receiver) = outbox();
+        let line = Bytes::from(vec![b'x'; 1024]);
+        for _ in 0..MAX_QUEUED / 1024 {
+            assert!(outbox.send(&line));
+        }
+        assert_eq!(outbox.queued(), MAX_QUEUED);
+        assert!(!outbox.send(&Bytes::from_static(b"!\n")));
+        assert_eq!(outbox.queued(), MAX_QUEUED);
+    }
+
+    #[test]
+    fn one_line_larger_than_the_bound_goes_into_an_empty_queue() {
+        let (outbox, _receiver) = outbox();
+        let huge = Bytes::from(vec![b'x'; MAX_QUEUED + 1]);
+        assert!(outbox.send(&huge));
+        assert!(!outbox.send(&Bytes::from_static(b"x")));
+    }
+
+    #[tokio::test]
+    async fn the_writer_writes_everything_in_order_and_counts_it_down() {
+        let (outbox, receiver) = outbox();
+        // A pipe with room for 64 bytes: the writer has to wait for us.
+        let (server_end, mut client_end) = tokio::io::duplex(64);
+        let writer = tokio::spawn(write_outbox(server_end, receiver));
+        let mut expected = Vec::new();
+        for number in 0..1000 {
+            let line = Bytes::from(format!("line {number}\n"));
+            expected.extend_from_slice(&line);
+            assert!(outbox.send(&line));
+        }
+        assert!(outbox.queued() > 0);
+        let mut received = vec![0; expected.len()];
+        client_end.read_exact(&mut received).await.unwrap();
+        assert_eq!(received, expected);
+        // Written, so counted down (the writer subtracts just after its
+        // write returns: give it a moment).
+        for _ in 0..100 {
+            if outbox.queued() == 0 {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+        assert_eq!(outbox.queued(), 0);
+        // The client leaves: the writer ends, and ends the connection.
+        drop(outbox);
+        let mut rest = Vec::new();
+        client_end.read_to_end(&mut rest).await.unwrap();
+        assert!(rest.is_empty());
+        writer.await.unwrap().unwrap();
+    }
+}
