@@ -39,10 +39,19 @@ enum Arrival {
 impl Client {
     pub fn connect(address: SocketAddr, name: String) -> Result<Client, Failure> {
         let stream = TcpStream::connect_timeout(&address, REPLY_TIMEOUT).map_err(|error| {
-            Failure::new(format!("{name} could not connect to {address}: {error}")).hint(
-                "The server accepted connections when it started; has it stopped, or stopped \
-                 accepting? See its output below.",
-            )
+            let failure = Failure::new(format!("{name} could not connect to {address}: {error}"));
+            // EMFILE: this process may open no more files (sockets are files).
+            if error.raw_os_error() == Some(24) {
+                failure.hint(
+                    "The tester itself ran out of file descriptors. Raise the limit in this shell \
+                     (`ulimit -n 4096`) and run again.",
+                )
+            } else {
+                failure.hint(
+                    "The server accepted connections when it started; has it stopped, or stopped \
+                     accepting (out of file descriptors? `ulimit -n`)? See its output below.",
+                )
+            }
         })?;
         // Send each write at once: a check that splits a command into pieces
         // means it.

@@ -7,8 +7,8 @@
 //! with a caret under the first wrong byte and a hint.
 //!
 //! Layers, from the bottom: [`escape`] (bytes shown to a human), [`random`]
-//! (seeded values), [`frame`] (what a protocol must offer), [`resp`] and
-//! [`binary`] (reading replies of stages 2-6 and of stage 7), [`server`] (the
+//! (seeded values), [`frame`] (what a protocol must offer), [`resp`],
+//! [`binary`] and [`lines`] (reading replies of stages 2-6, 7 and 8), [`server`] (the
 //! process under test), [`client`] (a connection with timeouts and expectations),
 //! [`check`] (checks, failures, the runner), [`stages`] (the spec).
 
@@ -17,6 +17,7 @@ pub mod check;
 pub mod client;
 pub mod escape;
 pub mod frame;
+pub mod lines;
 pub mod random;
 pub mod resp;
 pub mod server;

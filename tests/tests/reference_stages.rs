@@ -144,6 +144,13 @@ mod stage_07_binary_protocol {
     }
 }
 
+mod stage_08_chat_server {
+    #[test]
+    fn passes_stage_08_checks() {
+        super::assert_passes(8, 8);
+    }
+}
+
 /// Every stage the tester knows has its tests above (a new stage must be
 /// added here too).
 #[test]

@@ -10,12 +10,13 @@ pub mod stage_04_concurrent_clients;
 pub mod stage_05_resp_commands;
 pub mod stage_06_hash_table;
 pub mod stage_07_binary_protocol;
+pub mod stage_08_chat_server;
 
 use crate::check::Stage;
 use crate::resp::{self, Reply};
 
 /// Every stage, in order.
-pub fn all() -> [&'static Stage; 7] {
+pub fn all() -> [&'static Stage; 8] {
     [
         &stage_01_bind_port::STAGE,
         &stage_02_answer_ping::STAGE,
@@ -24,6 +25,7 @@ pub fn all() -> [&'static Stage; 7] {
         &stage_05_resp_commands::STAGE,
         &stage_06_hash_table::STAGE,
         &stage_07_binary_protocol::STAGE,
+        &stage_08_chat_server::STAGE,
     ]
 }
 
