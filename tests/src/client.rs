@@ -13,6 +13,9 @@ use crate::resp::{self, Reply};
 
 /// How long a reply may take before the check fails.
 pub const REPLY_TIMEOUT: Duration = Duration::from_secs(2);
+/// The most the tester buffers from one connection: a server that streams
+/// without end is reported, not followed into the tester's memory.
+pub const MAX_RECEIVED: usize = 64 * 1024 * 1024;
 /// How long the tester listens for bytes that should not come.
 pub const EXTRA_DATA_WAIT: Duration = Duration::from_millis(100);
 
@@ -141,10 +144,19 @@ impl Client {
                     length,
                 } => {
                     let got_bytes = self.received[..length].to_vec();
-                    if reply == *expected {
+                    if reply == *expected && got_bytes == expected_bytes {
                         self.received.drain(..length);
                         self.answered = true;
                         return Ok(());
+                    }
+                    if reply == *expected {
+                        // The same value, written otherwise (`$05` for `$5`).
+                        return Err(self
+                            .failure_with_sent(format!(
+                                "{which}the right value, {}, but not written byte for byte as expected",
+                                expected.describe()
+                            ))
+                            .block(caret_diff(&expected_bytes, &got_bytes)));
                     }
                     let problem = if reply.kind() != expected.kind() {
                         format!(
@@ -177,7 +189,24 @@ impl Client {
                         .detail("wanted", expected.describe())
                         .block(caret_diff(&expected_bytes, &self.received[..shown_len])));
                 }
-                Parsed::Incomplete => {}
+                Parsed::Incomplete => {
+                    // Bytes that already differ from the expected reply
+                    // cannot become it: say so now, without waiting for
+                    // (or buffering) the rest.
+                    if let Some(at) =
+                        crate::escape::first_difference(&expected_bytes, &self.received)
+                    {
+                        if at < self.received.len() && at < expected_bytes.len() {
+                            let shown = self.received.len().min(expected_bytes.len() + 40);
+                            return Err(self
+                                .failure_with_sent(format!(
+                                    "{which}wrong reply: expected {}, and these bytes differ",
+                                    expected.describe()
+                                ))
+                                .block(caret_diff(&expected_bytes, &self.received[..shown])));
+                        }
+                    }
+                }
             }
             match self.read_more(deadline) {
                 Arrival::Bytes => {}
@@ -429,7 +458,9 @@ impl Client {
 
     fn read_more(&mut self, deadline: Instant) -> Arrival {
         let now = Instant::now();
-        if now >= deadline {
+        if now >= deadline || self.received.len() >= MAX_RECEIVED {
+            // Past the cap: stop reading, and let the expectation report
+            // what it has (an incomplete or endless reply).
             return Arrival::TimedOut;
         }
         let _ = self.stream.set_read_timeout(Some(deadline - now));

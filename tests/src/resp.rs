@@ -308,7 +308,19 @@ fn read_line(buffer: &[u8], from: usize) -> Result<Line<'_>, Invalid> {
     Ok(None)
 }
 
+/// A decimal integer as Redis writes one: an optional `-`, digits, no `+`,
+/// no leading zeros, no `-0`. Anything else is not what Redis sends.
 fn parse_integer(text: &[u8]) -> Option<i64> {
+    let digits = text.strip_prefix(b"-").unwrap_or(text);
+    let canonical = match digits {
+        [] => false,
+        [b'0'] => digits.len() == text.len(),
+        [b'0', ..] => false,
+        _ => digits.iter().all(u8::is_ascii_digit),
+    };
+    if !canonical {
+        return None;
+    }
     std::str::from_utf8(text).ok()?.parse().ok()
 }
 
@@ -437,6 +449,21 @@ mod tests {
             parse(b"$3\r\nPONG\r\n"),
             Parsed::Invalid { at: 7, .. }
         ));
+    }
+
+    #[test]
+    fn lengths_and_integers_must_be_written_as_redis_writes_them() {
+        for bytes in [
+            &b"$05\r\nhello\r\n"[..],
+            b":+2\r\n",
+            b":-0\r\n",
+            b"*01\r\n",
+            b": 1\r\n",
+        ] {
+            assert!(matches!(parse(bytes), Parsed::Invalid { .. }), "{bytes:?}");
+        }
+        assert!(matches!(parse(b":0\r\n"), Parsed::Complete { .. }));
+        assert!(matches!(parse(b":-10\r\n"), Parsed::Complete { .. }));
     }
 
     #[test]

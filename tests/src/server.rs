@@ -342,11 +342,18 @@ fn kill_servers_on_interrupt() {
 /// probe before the first check connects, so no check sees it leave.
 fn finish_probe(mut probe: TcpStream) {
     let _ = probe.shutdown(std::net::Shutdown::Write);
-    let _ = probe.set_read_timeout(Some(Duration::from_millis(300)));
+    // 300 ms in all, however the server writes: one that never stops
+    // talking must not hold the tester here.
+    let deadline = Instant::now() + Duration::from_millis(300);
     let mut sink = [0u8; 4096];
-    while let Ok(read) = probe.read(&mut sink) {
-        if read == 0 {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || probe.set_read_timeout(Some(left)).is_err() {
             break;
+        }
+        match probe.read(&mut sink) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
         }
     }
 }

@@ -348,9 +348,11 @@ impl Command {
             Command::Ttl { key, milliseconds } => Reply::Integer(match db.time_to_live(&key) {
                 TimeToLive::Missing => -2,
                 TimeToLive::Forever => -1,
-                TimeToLive::Left(left) if milliseconds => left.as_millis() as i64,
-                // Rounded to the nearest second, as Redis does.
-                TimeToLive::Left(left) => ((left.as_millis() + 500) / 1000) as i64,
+                // Whole milliseconds rounded up, as Redis's millisecond clock
+                // gives them (PTTL right after PX 1500 is 1500, not 1499);
+                // TTL is that rounded to the nearest second, as in Redis.
+                TimeToLive::Left(left) if milliseconds => whole_milliseconds(left),
+                TimeToLive::Left(left) => (whole_milliseconds(left) + 500) / 1000,
             }),
             Command::FlushAll => {
                 db.clear();
@@ -362,6 +364,11 @@ impl Command {
     }
 }
 // ANCHOR_END: execute
+
+/// A duration in milliseconds, any fraction of one counted as a whole.
+fn whole_milliseconds(left: Duration) -> i64 {
+    left.as_nanos().div_ceil(1_000_000) as i64
+}
 
 fn wrong_arity(name: &str) -> Reply {
     Reply::error(format!("wrong number of arguments for '{name}' command"))

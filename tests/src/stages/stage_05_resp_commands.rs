@@ -49,11 +49,11 @@ pub static STAGE: Stage = Stage {
             run: keeps_binary_values,
         },
         Check {
-            title: "SET NX only when absent, SET XX only when present",
+            title: "SET NX only when absent, SET XX only when present, SET GET returns the old value",
             run: set_nx_and_xx,
         },
         Check {
-            title: "a key set with PX is there, then gone after its time",
+            title: "expiry: PX and EX, KEEPTTL, EXAT and PXAT",
             run: a_key_expires,
         },
         Check {
@@ -263,6 +263,11 @@ fn set_nx_and_xx(context: &mut Context) -> Result<(), Failure> {
         .command(&[b"SET", key, second, b"xx"], &ok())
         .map_err(|f| f.explain(hint))?;
     client.command(&[b"GET", key], &Reply::bulk(second))?;
+    // SET ... GET replies with the value it replaced (or nil).
+    client
+        .command(&[b"SET", key, first, b"GET"], &Reply::bulk(second))
+        .map_err(|f| f.explain("SET ... GET replies with the old value instead of OK."))?;
+    client.command(&[b"GET", key], &Reply::bulk(first))?;
     client.expect_nothing_more()
 }
 
@@ -270,29 +275,61 @@ fn set_nx_and_xx(context: &mut Context) -> Result<(), Failure> {
 /// laptop must not fail on a clock that is a few milliseconds late.
 fn a_key_expires(context: &mut Context) -> Result<(), Failure> {
     let (key, value) = (context.rng.word(), context.rng.word());
+    let (seconds, kept, past, future) = (
+        format!("{key}-ex"),
+        format!("{key}-keepttl"),
+        format!("{key}-exat"),
+        format!("{key}-pxat"),
+    );
+    let (key, value) = (key.as_bytes(), value.as_bytes());
+    let (seconds, kept, past, future) = (
+        seconds.as_bytes(),
+        kept.as_bytes(),
+        past.as_bytes(),
+        future.as_bytes(),
+    );
     let mut client = context.connect()?;
-    client.command(
-        &[b"SET", key.as_bytes(), value.as_bytes(), b"PX", b"400"],
-        &ok(),
-    )?;
-    client.command(&[b"GET", key.as_bytes()], &Reply::bulk(&value)).map_err(|failure| {
+    client.command(&[b"SET", key, value, b"PX", b"400"], &ok())?;
+    // EX counts seconds: 2 s outlives the wait below; 2 ms would not.
+    client.command(&[b"SET", seconds, value, b"EX", b"2"], &ok())?;
+    // KEEPTTL keeps the 400 ms of the first SET through the second.
+    client.command(&[b"SET", kept, b"first", b"PX", b"400"], &ok())?;
+    client.command(&[b"SET", kept, value, b"KEEPTTL"], &ok())?;
+    // EXAT and PXAT are Unix times: one long past, one far ahead.
+    client.command(&[b"SET", past, value, b"EXAT", b"1"], &ok())?;
+    client.command(&[b"SET", future, value, b"PXAT", b"99999999999999"], &ok())?;
+    client
+        .command(&[b"GET", past], &Reply::NullBulk)
+        .map_err(|failure| {
+            failure.explain("EXAT 1 is a second after 1970: the key has expired already.")
+        })?;
+    client.command(&[b"GET", key], &Reply::bulk(value)).map_err(|failure| {
         failure.explain("The key was set to live 400 ms, and this GET came at once: it must still be there.")
     })?;
     std::thread::sleep(Duration::from_millis(700));
     client
-        .command(&[b"GET", key.as_bytes()], &Reply::NullBulk)
+        .command(&[b"GET", key], &Reply::NullBulk)
         .map_err(|failure| {
             failure.explain(
                 "The key was set with PX 400 and read 700 ms later: it has expired, and an expired \
              key is never returned. Store when it expires, and check on every read.",
             )
         })?;
-    // EX takes seconds.
-    client.command(
-        &[b"SET", key.as_bytes(), value.as_bytes(), b"EX", b"100"],
-        &ok(),
-    )?;
-    client.command(&[b"GET", key.as_bytes()], &Reply::bulk(&value))?;
+    client
+        .command(&[b"GET", kept], &Reply::NullBulk)
+        .map_err(|failure| {
+            failure.explain("SET ... KEEPTTL keeps the key's expiry time: here 400 ms, long gone.")
+        })?;
+    client
+        .command(&[b"GET", seconds], &Reply::bulk(value))
+        .map_err(|failure| {
+            failure.explain("EX counts seconds, PX milliseconds: EX 2 lives 2,000 ms.")
+        })?;
+    client
+        .command(&[b"GET", future], &Reply::bulk(value))
+        .map_err(|failure| {
+            failure.explain("PXAT 99999999999999 is a Unix time in milliseconds, in the year 5138.")
+        })?;
     client.expect_nothing_more()
 }
 
