@@ -32,7 +32,7 @@
 //! [`Outbox`]: a queue that never blocks, and its own writer task that
 //! drains it to the socket (see `outbox.rs`). Fanout takes the lock, puts
 //! one shared `Bytes` into every recipient's queue, and lets go: for 10,000
-//! clients, that is 10,000 pointer copies, about a millisecond. A client
+//! clients, 10,000 handles queued and writers woken, about 3 ms. A client
 //! whose queue would pass 256 KiB is not reading: it is disconnected, on
 //! the spot, and everyone is told it left. Nobody waits for it, nothing is
 //! silently lost, and its memory is bounded.

@@ -131,7 +131,7 @@ where
             Ok(second) => {
                 // A new buffer each time, dropped after the write: a client
                 // that once had a burst does not keep 64 KiB while idle.
-                let mut batch = Vec::with_capacity(MAX_BATCH.min(MAX_QUEUED));
+                let mut batch = Vec::with_capacity(MAX_BATCH);
                 batch.extend_from_slice(&first);
                 batch.extend_from_slice(&second);
                 while batch.len() < MAX_BATCH {
