@@ -32,6 +32,17 @@ pub struct Client {
     answered: bool,
 }
 
+/// Why no whole reply could be taken off the buffer.
+enum Missing {
+    /// The bytes are not valid in the protocol: why.
+    Invalid(String),
+    /// The bytes already differ from the exact reply expected.
+    Diverged,
+    TimedOut,
+    /// Closed by the server, or broken: how.
+    Closed(String),
+}
+
 /// What one read brought.
 enum Arrival {
     Bytes,
@@ -136,126 +147,152 @@ impl Client {
             _ => String::new(),
         };
         let expected_bytes = expected.encode();
+        let (reply, length) = self
+            .next_frame::<F>(Some(&expected_bytes))
+            .map_err(|missing| {
+                self.missing_reply::<F>(
+                    missing,
+                    &which,
+                    &expected.describe(),
+                    Some(&expected_bytes),
+                )
+            })?;
+        let got_bytes = self.received[..length].to_vec();
+        if reply == *expected && got_bytes == expected_bytes {
+            self.take(length);
+            return Ok(());
+        }
+        if reply == *expected {
+            // The same value, written otherwise (`$05` for `$5`).
+            return Err(self
+                .failure_with_sent(format!(
+                    "{which}the right value, {}, but not written byte for byte as expected",
+                    expected.describe()
+                ))
+                .block(caret_diff(&expected_bytes, &got_bytes)));
+        }
+        let problem = if reply.kind() != expected.kind() {
+            format!(
+                "{which}expected {}, got {}",
+                expected.describe(),
+                reply.describe()
+            )
+        } else {
+            format!(
+                "{which}wrong reply: expected {}, got {}",
+                expected.describe(),
+                reply.describe()
+            )
+        };
+        let mut failure = self
+            .failure_with_sent(problem)
+            .block(caret_diff(&expected_bytes, &got_bytes));
+        if let Some(hint) = F::mismatch_hint(expected, &reply) {
+            failure = failure.hint(hint);
+        }
+        Err(failure)
+    }
+
+    /// Reads until the buffer starts with a whole reply: the reply and its
+    /// length (still in the buffer). With `expected`, bytes that already
+    /// differ from it end the wait at once: they cannot become it, and
+    /// there is no point in waiting for (or buffering) the rest.
+    fn next_frame<F: Frame>(&mut self, expected: Option<&[u8]>) -> Result<(F, usize), Missing> {
         let deadline = Instant::now() + REPLY_TIMEOUT;
         loop {
             match F::parse(&self.received) {
-                Parsed::Complete {
-                    value: reply,
-                    length,
-                } => {
-                    let got_bytes = self.received[..length].to_vec();
-                    if reply == *expected && got_bytes == expected_bytes {
-                        self.received.drain(..length);
-                        self.answered = true;
-                        return Ok(());
-                    }
-                    if reply == *expected {
-                        // The same value, written otherwise (`$05` for `$5`).
-                        return Err(self
-                            .failure_with_sent(format!(
-                                "{which}the right value, {}, but not written byte for byte as expected",
-                                expected.describe()
-                            ))
-                            .block(caret_diff(&expected_bytes, &got_bytes)));
-                    }
-                    let problem = if reply.kind() != expected.kind() {
-                        format!(
-                            "{which}expected {}, got {}",
-                            expected.describe(),
-                            reply.describe()
-                        )
-                    } else {
-                        format!(
-                            "{which}wrong reply: expected {}, got {}",
-                            expected.describe(),
-                            reply.describe()
-                        )
-                    };
-                    let mut failure = self
-                        .failure_with_sent(problem)
-                        .block(caret_diff(&expected_bytes, &got_bytes));
-                    if let Some(hint) = F::mismatch_hint(expected, &reply) {
-                        failure = failure.hint(hint);
-                    }
-                    return Err(failure);
-                }
-                Parsed::Invalid { reason, .. } => {
-                    let shown_len = self.received.len().min(expected_bytes.len() + 40);
-                    return Err(self
-                        .failure_with_sent(format!(
-                            "{which}the reply is not valid {}: {reason}",
-                            F::PROTOCOL
-                        ))
-                        .detail("wanted", expected.describe())
-                        .block(caret_diff(&expected_bytes, &self.received[..shown_len])));
-                }
+                Parsed::Complete { value, length } => return Ok((value, length)),
+                Parsed::Invalid { reason, .. } => return Err(Missing::Invalid(reason)),
                 Parsed::Incomplete => {
-                    // Bytes that already differ from the expected reply
-                    // cannot become it: say so now, without waiting for
-                    // (or buffering) the rest.
-                    if let Some(at) =
-                        crate::escape::first_difference(&expected_bytes, &self.received)
-                    {
-                        if at < self.received.len() && at < expected_bytes.len() {
-                            let shown = self.received.len().min(expected_bytes.len() + 40);
-                            return Err(self
-                                .failure_with_sent(format!(
-                                    "{which}wrong reply: expected {}, and these bytes differ",
-                                    expected.describe()
-                                ))
-                                .block(caret_diff(&expected_bytes, &self.received[..shown])));
+                    if let Some(expected) = expected {
+                        if let Some(at) = crate::escape::first_difference(expected, &self.received)
+                        {
+                            if at < self.received.len() && at < expected.len() {
+                                return Err(Missing::Diverged);
+                            }
                         }
                     }
                 }
             }
             match self.read_more(deadline) {
                 Arrival::Bytes => {}
-                Arrival::TimedOut if self.received.is_empty() => {
-                    return Err(self
-                        .failure_with_sent(format!(
-                            "{which}no reply within {} s after sending {}",
-                            REPLY_TIMEOUT.as_secs(),
-                            self.sent_summary()
-                        ))
-                        .detail(
-                            "expected",
-                            format!("{} ({})", expected.describe(), escape(&expected_bytes)),
-                        )
-                        .detail("got", "nothing")
-                        .hint(
-                            "Did your server read the whole command, and write its reply to this \
-                             connection? If it buffers its writes, does it flush them?",
-                        ));
-                }
-                Arrival::TimedOut => {
-                    return Err(self
-                        .failure_with_sent(format!(
-                            "{which}incomplete reply: {} s after sending, these bytes had arrived and no more",
-                            REPLY_TIMEOUT.as_secs()
-                        ))
-                        .block(caret_diff(&expected_bytes, &self.received))
-                        .hint("Does every line of your reply end with \\r\\n? Is a length prefix right?"));
-                }
-                Arrival::Closed(how) => {
-                    let problem = if self.received.is_empty() {
-                        format!("{which}the connection was {how} before any reply arrived")
-                    } else {
-                        format!("{which}the connection was {how} in the middle of a reply")
-                    };
-                    let mut failure = self.failure_with_sent(problem);
-                    failure = if self.received.is_empty() {
-                        failure.detail(
-                            "expected",
-                            format!("{} ({})", expected.describe(), escape(&expected_bytes)),
-                        )
-                    } else {
-                        failure.block(caret_diff(&expected_bytes, &self.received))
-                    };
-                    return Err(failure.hint(
-                        "Your program closed the connection, or crashed (see its output below), or \
-                         sent only part of its reply.",
-                    ));
-                }
+                Arrival::TimedOut => return Err(Missing::TimedOut),
+                Arrival::Closed(how) => return Err(Missing::Closed(how)),
+            }
+        }
+    }
+
+    /// Takes a matched reply off the buffer.
+    fn take(&mut self, length: usize) {
+        self.received.drain(..length);
+        self.answered = true;
+    }
+
+    /// The failure for a reply that never arrived whole: broken, diverging,
+    /// late, or cut off by a close. `wanted` says what was due in words;
+    /// `expected_bytes` are its exact bytes, when the check knows them.
+    fn missing_reply<F: Frame>(
+        &self,
+        missing: Missing,
+        which: &str,
+        wanted: &str,
+        expected_bytes: Option<&[u8]>,
+    ) -> Failure {
+        // What arrived, set against what was due when that is known.
+        let shown = |failure: Failure| match expected_bytes {
+            Some(bytes) => {
+                let end = self.received.len().min(bytes.len() + 40);
+                failure.block(caret_diff(bytes, &self.received[..end]))
+            }
+            None => failure.detail("got", escape_shortened(&self.received, 60)),
+        };
+        let expected_line = match expected_bytes {
+            Some(bytes) => format!("{wanted} ({})", escape(bytes)),
+            None => wanted.to_string(),
+        };
+        match missing {
+            Missing::Invalid(reason) => shown(
+                self.failure_with_sent(format!(
+                    "{which}the reply is not valid {}: {reason}",
+                    F::PROTOCOL
+                ))
+                .detail("wanted", wanted.to_string()),
+            ),
+            Missing::Diverged => shown(self.failure_with_sent(format!(
+                "{which}wrong reply: expected {wanted}, and these bytes differ"
+            ))),
+            Missing::TimedOut if self.received.is_empty() => self
+                .failure_with_sent(format!(
+                    "{which}no reply within {} s after sending {}",
+                    REPLY_TIMEOUT.as_secs(),
+                    self.sent_summary()
+                ))
+                .detail("expected", expected_line)
+                .detail("got", "nothing")
+                .hint(
+                    "Did your server read the whole command, and write its reply to this \
+                     connection? If it buffers its writes, does it flush them?",
+                ),
+            Missing::TimedOut => shown(self.failure_with_sent(format!(
+                "{which}incomplete reply: {} s after sending, these bytes had arrived and no more",
+                REPLY_TIMEOUT.as_secs()
+            )))
+            .hint("Does every line of your reply end with \r\n? Is a length prefix right?"),
+            Missing::Closed(how) => {
+                let failure = if self.received.is_empty() {
+                    self.failure_with_sent(format!(
+                        "{which}the connection was {how} before any reply arrived"
+                    ))
+                    .detail("expected", expected_line)
+                } else {
+                    shown(self.failure_with_sent(format!(
+                        "{which}the connection was {how} in the middle of a reply"
+                    )))
+                };
+                failure.hint(
+                    "Your program closed the connection, or crashed (see its output below), or \
+                     sent only part of its reply.",
+                )
             }
         }
     }
@@ -275,48 +312,16 @@ impl Client {
         wanted: &str,
         accepts: fn(&F) -> bool,
     ) -> Result<F, Failure> {
-        let deadline = Instant::now() + REPLY_TIMEOUT;
-        loop {
-            match F::parse(&self.received) {
-                Parsed::Complete {
-                    value: reply,
-                    length,
-                } => {
-                    if accepts(&reply) {
-                        self.received.drain(..length);
-                        self.answered = true;
-                        return Ok(reply);
-                    }
-                    return Err(self
-                        .failure_with_sent(format!("expected {wanted}, got {}", reply.describe()))
-                        .detail("got", escape_shortened(&self.received[..length], 60)));
-                }
-                Parsed::Invalid { reason, .. } => {
-                    return Err(self
-                        .failure_with_sent(format!(
-                            "the reply is not valid {}: {reason}",
-                            F::PROTOCOL
-                        ))
-                        .detail("wanted", wanted.to_string())
-                        .detail("got", escape_shortened(&self.received, 60)));
-                }
-                Parsed::Incomplete => {}
-            }
-            match self.read_more(deadline) {
-                Arrival::Bytes => {}
-                Arrival::TimedOut => {
-                    return Err(self.failure_with_sent(format!(
-                        "no whole reply within {} s after sending {}; wanted {wanted}",
-                        REPLY_TIMEOUT.as_secs(),
-                        self.sent_summary()
-                    )));
-                }
-                Arrival::Closed(how) => {
-                    return Err(self
-                        .failure_with_sent(format!("the connection was {how}; wanted {wanted}")));
-                }
-            }
+        let (reply, length) = self
+            .next_frame::<F>(None)
+            .map_err(|missing| self.missing_reply::<F>(missing, "", wanted, None))?;
+        if !accepts(&reply) {
+            return Err(self
+                .failure_with_sent(format!("expected {wanted}, got {}", reply.describe()))
+                .detail("got", escape_shortened(&self.received[..length], 60)));
         }
+        self.take(length);
+        Ok(reply)
     }
 
     /// Expects an array holding exactly `expected`, in any order (KEYS
