@@ -468,7 +468,11 @@ fn slow_consumer(context: &mut Context) -> Result<(), Failure> {
                         "expected message {:04} in order, got {}",
                         batch * 100 + i,
                         crate::frame::Frame::describe(&got)
-                    )));
+                    ))
+                    .hint(
+                        "One client's lines must reach each other client whole, once, and in the \
+                         order they were sent, even while a third client is not reading.",
+                    ));
                 }
                 break;
             }
