@@ -5,16 +5,49 @@
 default:
     @{{just_executable()}} --list --unsorted
 
+# --- Your own server -------------------------------------------------------
+
+# Create my-server/, your own server (a Rust project with an empty main), and test it from now on.
+start:
+    @cargo run -q -p tests --bin course -- start
+
+# Test your program, in any language, from now on: `just register "python3 server.py"` (`--build CMD` builds it first). No CMD: show it.
+[positional-arguments]
+register *ARGS:
+    @cargo run -q -p tests --bin course -- register "$@"
+
+# Test the reference stages again, not your program.
+unregister:
+    @cargo run -q -p tests --bin course -- unregister
+
+# Run the stages in order against your program: which pass, the first that fails and why, what to read next.
+progress:
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin course -- progress
+
+# Stage N's hint K (1 first: a question; the last is nearly the answer).
+hint N K="1":
+    @cargo run -q -p tests --bin course -- hint {{N}} {{K}}
+
+# Stuck on stage N? Start my-server/ again from the reference stage N-1 (yours is moved aside, not deleted).
+checkpoint N:
+    @cargo run -q -p tests --bin course -- checkpoint {{N}}
+
+# Test stage N (default: the first you have not passed) again each time you save a file of your program.
+watch N="":
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin course -- watch {{N}}
+
+# --- The stages ------------------------------------------------------------
+
 # Run stage N's reference server, e.g. `just run 2 --port 6380`.
 run N *ARGS:
     @cargo run -q -p "stage-$({{just_executable()}} _stage-folder {{N}})" -- {{ARGS}}
 
 # (The test recipes raise the limit of open files to the most allowed: stage 8's checks open over a thousand connections.)
-# Run stage N's checks against the reference stage, or against CMD: your own program, any language (the tester adds `--port N`).
+# Run stage N's checks against your program (registered, or CMD in any language: the tester adds `--port N`), else the reference. CMD `reference`: the reference.
 test-stage N CMD="":
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin tester -- --stage {{N}} --server {{quote(CMD)}}
 
-# Run the checks of stages 1 to N, in order, against the reference stage N or against CMD.
+# Run the checks of stages 1 to N that still apply to stage N, in order, against your program (or CMD, or the reference).
 test-upto N CMD="":
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin tester -- --upto {{N}} --server {{quote(CMD)}}
 
@@ -62,6 +95,38 @@ tutorial:
 # Build the tutorial into tutorial/book.
 tutorial-build:
     @mdbook build tutorial
+
+# --- For teachers and the course itself ------------------------------------
+
+# Get a machine ready for a workshop without network: fetch and build every crate, build the book, list missing tools.
+prepare:
+    #!/usr/bin/env bash
+    set -uo pipefail
+    cargo fetch && cargo build --workspace --all-targets || exit 1
+    # The learner's project (`just start`, `just checkpoint N`) uses the same crates, at the versions of Cargo.lock.
+    if command -v mdbook >/dev/null; then mdbook build tutorial >/dev/null 2>&1 && echo "the book: tutorial/book/index.html"; fi
+    echo
+    missing=0
+    check() {
+        if command -v "$1" >/dev/null; then printf '  ok       %-16s %s\n' "$1" "$2"
+        else printf '  MISSING  %-16s %s (install: %s)\n' "$1" "$2" "$3"; missing=1; fi
+    }
+    check cargo "builds and runs everything" "https://rustup.rs"
+    check just "the course's commands" "cargo install --locked just"
+    check redis-cli "talk to stages 2-6" "apt-get install redis-tools / brew install redis"
+    check nc "raw bytes, stage 8's chat" "apt-get install netcat-openbsd / brew install netcat"
+    check mdbook "the book: just tutorial" "cargo install --locked mdbook"
+    check redis-server "just bench: the real Redis to compare with (optional)" "apt-get install redis-server"
+    check redis-benchmark "just bench (optional)" "apt-get install redis-tools"
+    check python3 "the tutorial's Python example (optional)" "your system's python3"
+    echo
+    if [ "$missing" = 0 ]; then echo "Ready: everything the course needs works offline now."
+    else echo "Install what is missing while you have network; everything else is ready offline."; fi
+
+# The course lint: every stage has its header, chapter, hints, checks, README row and recipes; the book's includes resolve; every reference stage passes its checks.
+check-course:
+    @cargo run -q -p tests --bin course -- check
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo test -q -p tests --test reference_stages
 
 # What CI runs: format, lints, every test, redis-cli against the stages, the book.
 ci:

@@ -1,46 +1,43 @@
-//! The tutorial's code is included from the stages, never pasted (habit 9),
-//! so a renamed file or a moved anchor must fail a test. mdbook itself does
-//! not fail: a missing file is only logged, and a missing anchor silently
-//! includes nothing, leaving an empty code block in the book.
+//! The book's code is included from the stages, never pasted (habit 9),
+//! so a renamed file or a moved anchor must fail the course lint. mdbook
+//! itself does not fail: a missing file is only logged, and a missing anchor
+//! silently includes nothing, leaving an empty code block in the book.
 //!
-//! This test reads every `tutorial/src/**/*.md`, finds each
+//! [`include_problems`] reads every `tutorial/src/**/*.md`, finds each
 //! `{{#include PATH}}`, `{{#include PATH:ANCHOR}}`, `{{#include PATH:N:M}}`
 //! (and the same forms of `{{#rustdoc_include ...}}`), resolves PATH from the
 //! chapter's folder as mdbook does, and reports every include that is broken
-//! or would include nothing. It also checks that every chapter named in
-//! `SUMMARY.md` exists.
-//!
-//! Run it with `cargo test -p tests --test tutorial_includes`. It uses std
-//! only: it has to keep working whatever happens to the tester.
+//! or would include nothing. [`missing_chapters`] reports chapters that
+//! `SUMMARY.md` names and that are not there.
 
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-/// `tutorial/src`, found from this package's folder (`tests/`).
-fn tutorial_src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("the tests package lives inside the repository")
-        .join("tutorial")
-        .join("src")
+use crate::learner::course_dir;
+
+/// `tutorial/src`.
+pub fn tutorial_src() -> PathBuf {
+    course_dir().join("tutorial").join("src")
 }
 
-#[test]
-fn every_include_in_the_tutorial_includes_something() {
-    let src = tutorial_src();
+/// Every broken include of the book's chapters, as `file:line: directive`
+/// and the problem, and how many includes there are in all.
+pub fn include_problems(src: &Path) -> (Vec<String>, usize) {
     let mut chapters = Vec::new();
-    markdown_files(&src, &mut chapters);
-    assert!(
-        !chapters.is_empty(),
-        "no .md files under {}: is the tutorial there?",
-        src.display()
-    );
-    chapters.sort();
-
     let mut problems = Vec::new();
+    if let Err(problem) = markdown_files(src, &mut chapters) {
+        problems.push(problem);
+    }
+    chapters.sort();
     let mut includes_checked = 0;
     for chapter in &chapters {
-        let text = read(chapter);
+        let text = match fs::read_to_string(chapter) {
+            Ok(text) => text,
+            Err(error) => {
+                problems.push(format!("cannot read {}: {error}", shown(chapter)));
+                continue;
+            }
+        };
         for include in find_includes(&text) {
             includes_checked += 1;
             if let Err(problem) = check_include(chapter, &include) {
@@ -53,23 +50,16 @@ fn every_include_in_the_tutorial_includes_something() {
             }
         }
     }
-    assert!(
-        problems.is_empty(),
-        "{} of the tutorial's {includes_checked} includes are broken:\n\n{}\n",
-        problems.len(),
-        problems.join("\n\n")
-    );
-    assert!(
-        includes_checked > 0,
-        "the tutorial includes no code at all: chapters should include the stages' code"
-    );
+    (problems, includes_checked)
 }
 
-#[test]
-fn every_chapter_in_the_summary_exists() {
-    let src = tutorial_src();
+/// The chapters `SUMMARY.md` names that do not exist (mdbook would create
+/// them empty).
+pub fn missing_chapters(src: &Path) -> Vec<String> {
     let summary_path = src.join("SUMMARY.md");
-    let summary = read(&summary_path);
+    let Ok(summary) = fs::read_to_string(&summary_path) else {
+        return vec![format!("{} cannot be read", shown(&summary_path))];
+    };
     let mut missing = Vec::new();
     for (line_number, target) in summary_links(&summary) {
         // mdbook resolves chapters from `src`, and ignores a `#fragment`.
@@ -81,12 +71,7 @@ fn every_chapter_in_the_summary_exists() {
             ));
         }
     }
-    assert!(
-        missing.is_empty(),
-        "SUMMARY.md names chapters that are not there (mdbook would create them \
-         empty):\n{}",
-        missing.join("\n")
-    );
+    missing
 }
 
 /// One `{{#include ...}}` (or `{{#rustdoc_include ...}}`) found in a chapter.
@@ -283,7 +268,7 @@ fn anchor_name<'a>(line: &'a str, marker: &str) -> Option<&'a str> {
 
 /// The link targets of SUMMARY.md's chapters, with their line numbers.
 /// A draft chapter, `[Title]()`, has no file and is skipped.
-fn summary_links(summary: &str) -> Vec<(usize, String)> {
+pub fn summary_links(summary: &str) -> Vec<(usize, String)> {
     let mut links = Vec::new();
     for (index, line) in summary.lines().enumerate() {
         let mut rest = line;
@@ -302,30 +287,27 @@ fn summary_links(summary: &str) -> Vec<(usize, String)> {
     links
 }
 
-fn markdown_files(folder: &Path, found: &mut Vec<PathBuf>) {
+fn markdown_files(folder: &Path, found: &mut Vec<PathBuf>) -> Result<(), String> {
     let entries = fs::read_dir(folder)
-        .unwrap_or_else(|error| panic!("cannot list {}: {error}", folder.display()));
+        .map_err(|error| format!("cannot list {}: {error}", folder.display()))?;
     for entry in entries {
         let path = entry
-            .unwrap_or_else(|error| panic!("cannot list {}: {error}", folder.display()))
+            .map_err(|error| format!("cannot list {}: {error}", folder.display()))?
             .path();
         if path.is_dir() {
-            markdown_files(&path, found);
+            markdown_files(&path, found)?;
         } else if path.extension().is_some_and(|extension| extension == "md") {
             found.push(path);
         }
     }
-}
-
-fn read(path: &Path) -> String {
-    fs::read_to_string(path).unwrap_or_else(|error| panic!("cannot read {}: {error}", shown(path)))
+    Ok(())
 }
 
 /// A path as the learner would type it: relative to the repository root,
 /// with `..` resolved (by reading the path, not the disk, so that it works
 /// for files that do not exist too).
 fn shown(path: &Path) -> String {
-    let root = normalized(&tutorial_src().join("..").join(".."));
+    let root = normalized(&course_dir());
     let path = normalized(path);
     path.strip_prefix(&root)
         .map(|relative| relative.display().to_string())
@@ -350,79 +332,83 @@ fn normalized(path: &Path) -> PathBuf {
 
 // The checker is checked: mdbook's include syntax, read the way mdbook
 // reads it.
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-#[test]
-fn parses_every_form_of_include_as_mdbook_does() {
-    let lines = |start, end| Part::Lines { start, end };
-    let cases = [
-        ("a.rs", lines(None, None)),
-        ("a.rs:serve", Part::Anchor("serve".to_string())),
-        (
-            "a.rs:handle_client",
-            Part::Anchor("handle_client".to_string()),
-        ),
-        ("a.rs:3", lines(Some(2), Some(3))),
-        ("a.rs:3:7", lines(Some(2), Some(7))),
-        ("a.rs:3:", lines(Some(2), None)),
-        ("a.rs::7", lines(None, Some(7))),
-    ];
-    for (arguments, expected) in cases {
-        let (path, part) = parse_arguments(arguments);
-        assert_eq!(path, "a.rs", "{arguments}");
-        assert_eq!(part, expected, "{arguments}");
+    #[test]
+    fn parses_every_form_of_include_as_mdbook_does() {
+        let lines = |start, end| Part::Lines { start, end };
+        let cases = [
+            ("a.rs", lines(None, None)),
+            ("a.rs:serve", Part::Anchor("serve".to_string())),
+            (
+                "a.rs:handle_client",
+                Part::Anchor("handle_client".to_string()),
+            ),
+            ("a.rs:3", lines(Some(2), Some(3))),
+            ("a.rs:3:7", lines(Some(2), Some(7))),
+            ("a.rs:3:", lines(Some(2), None)),
+            ("a.rs::7", lines(None, Some(7))),
+        ];
+        for (arguments, expected) in cases {
+            let (path, part) = parse_arguments(arguments);
+            assert_eq!(path, "a.rs", "{arguments}");
+            assert_eq!(part, expected, "{arguments}");
+        }
     }
-}
 
-#[test]
-fn finds_includes_and_skips_escaped_ones_and_other_directives() {
-    let text = "# Title\n\n```rust\n{{#include ../x.rs:serve}}\n```\n\
+    #[test]
+    fn finds_includes_and_skips_escaped_ones_and_other_directives() {
+        let text = "# Title\n\n```rust\n{{#include ../x.rs:serve}}\n```\n\
                 \\{{#include not/this.rs}}\n{{#title Other}}\n\
                 {{ #rustdoc_include y.rs:2:4 }}\n";
-    let found = find_includes(text);
-    assert_eq!(found.len(), 2, "{found:?}");
-    assert_eq!(found[0].line, 4);
-    assert_eq!(found[0].path, "../x.rs");
-    assert_eq!(found[0].part, Part::Anchor("serve".to_string()));
-    assert_eq!(found[1].line, 8);
-    assert_eq!(found[1].path, "y.rs");
-}
+        let found = find_includes(text);
+        assert_eq!(found.len(), 2, "{found:?}");
+        assert_eq!(found[0].line, 4);
+        assert_eq!(found[0].path, "../x.rs");
+        assert_eq!(found[0].part, Part::Anchor("serve".to_string()));
+        assert_eq!(found[1].line, 8);
+        assert_eq!(found[1].path, "y.rs");
+    }
 
-#[test]
-fn an_anchor_needs_its_start_its_end_and_some_code() {
-    let good = ["// ANCHOR: serve", "fn serve() {}", "// ANCHOR_END: serve"];
-    assert_eq!(anchored_lines(&good, "serve"), Ok(()));
-    // `serve` is not `serve_all`, nor the other way round.
-    let other = [
-        "// ANCHOR: serve_all",
-        "fn f() {}",
-        "// ANCHOR_END: serve_all",
-    ];
-    assert!(anchored_lines(&other, "serve").is_err());
-    let no_end = ["// ANCHOR: serve", "fn serve() {}"];
-    assert!(
-        anchored_lines(&no_end, "serve")
-            .unwrap_err()
-            .contains("ANCHOR_END")
-    );
-    let empty = ["// ANCHOR: serve", "", "// ANCHOR_END: serve"];
-    assert!(
-        anchored_lines(&empty, "serve")
-            .unwrap_err()
-            .contains("no code")
-    );
-    let end_first = ["// ANCHOR_END: serve", "fn f() {}", "// ANCHOR: serve"];
-    assert!(anchored_lines(&end_first, "serve").is_err());
-}
+    #[test]
+    fn an_anchor_needs_its_start_its_end_and_some_code() {
+        let good = ["// ANCHOR: serve", "fn serve() {}", "// ANCHOR_END: serve"];
+        assert_eq!(anchored_lines(&good, "serve"), Ok(()));
+        // `serve` is not `serve_all`, nor the other way round.
+        let other = [
+            "// ANCHOR: serve_all",
+            "fn f() {}",
+            "// ANCHOR_END: serve_all",
+        ];
+        assert!(anchored_lines(&other, "serve").is_err());
+        let no_end = ["// ANCHOR: serve", "fn serve() {}"];
+        assert!(
+            anchored_lines(&no_end, "serve")
+                .unwrap_err()
+                .contains("ANCHOR_END")
+        );
+        let empty = ["// ANCHOR: serve", "", "// ANCHOR_END: serve"];
+        assert!(
+            anchored_lines(&empty, "serve")
+                .unwrap_err()
+                .contains("no code")
+        );
+        let end_first = ["// ANCHOR_END: serve", "fn f() {}", "// ANCHOR: serve"];
+        assert!(anchored_lines(&end_first, "serve").is_err());
+    }
 
-#[test]
-fn reads_chapter_links_and_skips_drafts() {
-    let summary = "# Summary\n\n[Introduction](introduction.md)\n\n\
+    #[test]
+    fn reads_chapter_links_and_skips_drafts() {
+        let summary = "# Summary\n\n[Introduction](introduction.md)\n\n\
                    - [Stage 1](01-bind-port.md)\n- [Stage 5: coming]()\n";
-    assert_eq!(
-        summary_links(summary),
-        vec![
-            (3, "introduction.md".to_string()),
-            (5, "01-bind-port.md".to_string())
-        ]
-    );
+        assert_eq!(
+            summary_links(summary),
+            vec![
+                (3, "introduction.md".to_string()),
+                (5, "01-bind-port.md".to_string())
+            ]
+        );
+    }
 }

@@ -254,6 +254,9 @@ pub struct RunSettings {
     pub rerun: String,
     /// How long the server may take to start listening.
     pub startup_timeout: Duration,
+    /// Stop at the first failing check (`just progress` needs one reason, not
+    /// all of them).
+    pub stop_at_first_failure: bool,
 }
 
 impl RunSettings {
@@ -264,6 +267,7 @@ impl RunSettings {
             seed,
             rerun: rerun.into(),
             startup_timeout: startup_timeout(),
+            stop_at_first_failure: false,
         }
     }
 }
@@ -280,19 +284,22 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
                 .as_ref()
                 .is_some_and(|report| report.failure.did_not_start)
         });
-        if did_not_start {
+        let stopped =
+            settings.stop_at_first_failure && results.iter().any(|result| result.failure.is_some());
+        if did_not_start || stopped {
             // It would not start for the next check either: say so instead
             // of waiting for it again.
-            let _ = writeln!(
-                out,
-                "  - {} (not run: the server did not start)",
-                check.title
-            );
+            let why = if did_not_start {
+                "the server did not start"
+            } else {
+                "an earlier check failed"
+            };
+            let _ = writeln!(out, "  - {} (not run: {why})", check.title);
             results.push(CheckResult {
                 check: check.title,
                 title: check.title.to_string(),
                 failure: Some(FailureReport {
-                    failure: Failure::new("not run: the server did not start"),
+                    failure: Failure::new(format!("not run: {why}")),
                     text: String::new(),
                 }),
             });

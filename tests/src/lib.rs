@@ -11,13 +11,24 @@
 //! [`binary`] and [`lines`] (reading replies of stages 2-6, 7 and 8), [`server`] (the
 //! process under test), [`client`] (a connection with timeouts and expectations),
 //! [`check`] (checks, failures, the runner), [`stages`] (the spec).
+//!
+//! Around them, the course for a learner: [`learner`] (their registered
+//! program and their progress), [`project`] (`my-server/`, started empty or
+//! from a checkpoint), [`progress`], [`hints`], and for the course itself
+//! [`book`] and [`lint`].
 
 pub mod binary;
+pub mod book;
 pub mod check;
 pub mod client;
 pub mod escape;
 pub mod frame;
+pub mod hints;
+pub mod learner;
 pub mod lines;
+pub mod lint;
+pub mod progress;
+pub mod project;
 pub mod random;
 pub mod resp;
 pub mod server;

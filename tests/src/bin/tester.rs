@@ -13,8 +13,8 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use harness::check::{RunSettings, run_stage};
+use harness::learner::{Origin, REFERENCE_KEYWORD, choose_server, record_pass};
 use harness::random::{SEED_VARIABLE, seed_from_environment};
-use harness::server::{SERVER_VARIABLE, ServerSpec};
 use harness::stages;
 
 const USAGE: &str = "\
@@ -27,7 +27,9 @@ usage: tester (--stage N | --upto N) [--server COMMAND] [--seed N]
                      stopping at the first stage that fails
   --server COMMAND   the program to test, as a shell command; the tester adds
                      `--port N` to it. Default: $COURSE_SERVER, or else the
-                     reference stage N.
+                     program registered in .course/server (`just start`,
+                     `just register`), or else the reference stage N.
+                     `--server reference` tests the reference stage N.
   --seed N           the seed for random values (default: $COURSE_SEED, or a
                      new one, printed)
   --list             list the stages and their checks";
@@ -120,24 +122,35 @@ fn main() -> ExitCode {
     };
     // An empty --server (what `just test-stage 3` passes when no command is
     // given) means "not given".
-    let command = options.server.filter(|command| !command.trim().is_empty());
-    let server = match command {
-        Some(command) => ServerSpec::Command(command),
-        None => ServerSpec::from_environment_or(last.reference()),
+    let chosen = match choose_server(options.server.as_deref(), last.reference()) {
+        Ok(chosen) => chosen,
+        Err(problem) => {
+            eprintln!("tester: {problem}");
+            return ExitCode::from(2);
+        }
     };
     let recipe = if options.upto {
         "test-upto"
     } else {
         "test-stage"
     };
-    let rerun = match &server {
-        ServerSpec::Command(command) => format!(
+    let rerun = match (&chosen.origin, options.server.as_deref().map(str::trim)) {
+        (Origin::Given, Some(command)) => format!(
             "just {recipe} {} '{}'",
             options.stage,
             command.replace('\'', "'\\''")
         ),
-        ServerSpec::Reference { .. } => format!("just {recipe} {}", options.stage),
+        (Origin::Reference, Some(REFERENCE_KEYWORD)) => {
+            format!("just {recipe} {} {REFERENCE_KEYWORD}", options.stage)
+        }
+        _ => format!("just {recipe} {}", options.stage),
     };
+    let _ = writeln!(std::io::stdout(), "Testing {}", chosen.describe());
+    if let Err(problem) = chosen.prepare() {
+        println!("\n{problem}");
+        return ExitCode::FAILURE;
+    }
+    let server = chosen.spec.clone();
     let settings = RunSettings::new(server, seed, rerun);
     // --upto N: the earlier stages whose checks stage N must still pass
     // (all of them until the protocol changes), then stage N.
@@ -153,8 +166,7 @@ fn main() -> ExitCode {
     let mut out = std::io::stdout();
     let _ = writeln!(
         out,
-        "Testing {} (seed {seed}; {SEED_VARIABLE}={seed} repeats these random values)\n",
-        settings.server.describe()
+        "(seed {seed}; {SEED_VARIABLE}={seed} repeats these random values)\n"
     );
     for (i, stage) in selected.iter().enumerate() {
         let result = run_stage(stage, &settings, &mut out);
@@ -172,10 +184,12 @@ fn main() -> ExitCode {
             };
             let _ = writeln!(
                 out,
-                "\nStage {}: {failed} of {total} checks failed{not_run}. Read the failure above; the \
-                 chapter tutorial/src/{:02}-{}.md ends with hints, and the reference is in \
-                 stages/{:02}-{}/ (`just diff {}` shows what it adds).",
-                stage.number, stage.number, stage.name, stage.number, stage.name, stage.number
+                "\nStage {n}: {failed} of {total} checks failed{not_run}. Read the failure above; \
+                 then `just hint {n}` gives a hint (the first of a few, each closer to the \
+                 answer), tutorial/src/{n:02}-{name}.md explains the stage, and `just diff {n}` \
+                 shows what the reference stages/{n:02}-{name}/ adds.",
+                n = stage.number,
+                name = stage.name,
             );
             if i + 1 < selected.len() {
                 let _ = writeln!(out, "Later stages were not run: fix this one first.");
@@ -183,9 +197,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         let _ = writeln!(out, "Stage {}: all {total} checks passed.\n", stage.number);
-    }
-    if std::env::var_os(SERVER_VARIABLE).is_some() && options.upto {
-        let _ = writeln!(out, "(the server came from ${SERVER_VARIABLE})");
+        record_pass(&chosen, stage);
     }
     ExitCode::SUCCESS
 }

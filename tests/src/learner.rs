@@ -1,0 +1,503 @@
+//! The learner's side of the course: where their own program is, how the
+//! tester finds it without being told each time, and which stages it has
+//! passed.
+//!
+//! All of it lives in the learner's folder (the course folder itself, unless
+//! `COURSE_LEARNER_DIR` names another), and git ignores it:
+//! - `my-server/`: the Rust project that `just start` or `just checkpoint N`
+//!   creates;
+//! - `.course/server`: the registered program (`just register`): the command
+//!   that runs it, and optionally one that builds it first and the files
+//!   `just watch` watches;
+//! - `.course/progress`: the stages it has passed, and when.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use crate::check::Stage;
+use crate::server::{SERVER_VARIABLE, ServerSpec};
+
+/// Names another folder for `my-server/` and `.course/` (the harness's own
+/// tests use a temporary one).
+pub const LEARNER_DIR_VARIABLE: &str = "COURSE_LEARNER_DIR";
+/// The folder `just start` creates, inside the learner's folder.
+pub const PROJECT_FOLDER: &str = "my-server";
+/// What `--server` takes to mean "the reference stage", even when a program
+/// is registered: `just test-stage 3 reference`.
+pub const REFERENCE_KEYWORD: &str = "reference";
+
+/// The course's folder: the workspace this tester was built from.
+pub fn course_dir() -> PathBuf {
+    let tests = Path::new(env!("CARGO_MANIFEST_DIR"));
+    tests.parent().unwrap_or(tests).to_path_buf()
+}
+
+/// The folder that holds `my-server/` and `.course/`.
+pub fn learner_dir() -> PathBuf {
+    match std::env::var_os(LEARNER_DIR_VARIABLE) {
+        Some(dir) if !dir.is_empty() => PathBuf::from(dir),
+        _ => course_dir(),
+    }
+}
+
+/// The program the tester runs when it is not given one.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Registration {
+    /// A shell command; the tester adds `--port N`.
+    pub run: String,
+    /// A shell command run once before the checks, e.g. `cargo build`.
+    pub build: Option<String>,
+    /// Files and folders whose changes make `just watch` test again.
+    pub watch: Vec<String>,
+}
+
+impl Registration {
+    pub fn path(learner_dir: &Path) -> PathBuf {
+        learner_dir.join(".course").join("server")
+    }
+
+    /// The registration of the project in `my-server/`.
+    pub fn for_project() -> Registration {
+        Registration {
+            run: format!("{PROJECT_FOLDER}/target/debug/{PROJECT_FOLDER}"),
+            build: Some(format!(
+                "cargo build --quiet --manifest-path {PROJECT_FOLDER}/Cargo.toml"
+            )),
+            watch: vec![
+                format!("{PROJECT_FOLDER}/src"),
+                format!("{PROJECT_FOLDER}/Cargo.toml"),
+            ],
+        }
+    }
+
+    /// A registration for `run`, watching the files its words name (the
+    /// folder of `server.py` in `python3 ~/code/server.py`).
+    pub fn for_command(run: &str, build: Option<&str>, learner_dir: &Path) -> Registration {
+        let mut watch: Vec<String> = Vec::new();
+        for word in run
+            .split_whitespace()
+            .chain(build.unwrap_or_default().split_whitespace())
+        {
+            let word = word.trim_matches(|c| c == '"' || c == '\'');
+            let expanded = expand_home(word);
+            let path = learner_dir.join(&expanded);
+            let folder = if path.is_file() {
+                Path::new(&expanded)
+                    .parent()
+                    .map(|parent| parent.to_string_lossy().into_owned())
+            } else if path.is_dir() && word != "." && word != "/" {
+                Some(expanded.clone())
+            } else {
+                None
+            };
+            if let Some(folder) = folder {
+                let folder = if folder.is_empty() {
+                    ".".to_string()
+                } else {
+                    folder
+                };
+                if !watch.contains(&folder) {
+                    watch.push(folder);
+                }
+            }
+        }
+        Registration {
+            run: run.to_string(),
+            build: build.map(str::to_string),
+            watch,
+        }
+    }
+
+    /// Reads `.course/server`, if there is one.
+    pub fn load(learner_dir: &Path) -> Result<Option<Registration>, String> {
+        let path = Registration::path(learner_dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
+        };
+        Registration::parse(&text)
+            .map(Some)
+            .map_err(|problem| format!("{}: {problem}", shown(&path, learner_dir)))
+    }
+
+    fn parse(text: &str) -> Result<Registration, String> {
+        let mut run = None;
+        let mut build = None;
+        let mut watch = Vec::new();
+        for (index, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let Some((key, value)) = line.split_once('=') else {
+                return Err(format!(
+                    "line {}: expected `run = COMMAND`, `build = COMMAND` or `watch = PATH`",
+                    index + 1
+                ));
+            };
+            let value = value.trim().to_string();
+            match key.trim() {
+                "run" => run = Some(value),
+                "build" if !value.is_empty() => build = Some(value),
+                "build" => {}
+                "watch" => watch.push(value),
+                other => return Err(format!("line {}: unknown setting `{other}`", index + 1)),
+            }
+        }
+        let run = run
+            .filter(|run| !run.is_empty())
+            .ok_or("no `run = COMMAND` line: which program should the tester run?")?;
+        Ok(Registration { run, build, watch })
+    }
+
+    /// Writes `.course/server`, saying who wrote it.
+    pub fn save(&self, learner_dir: &Path, written_by: &str) -> Result<(), String> {
+        let mut text = format!(
+            "# Your program, as the course's tester runs it when no command is given\n\
+             # (`just test-stage N`, `just progress`, `just watch`). Written by\n\
+             # `{written_by}` on {}; edit it, or run `just register` again.\n\
+             # run: the command that starts it (the tester adds `--port N`), run from\n\
+             # the folder that holds this `.course` folder.\n",
+            now_text()
+        );
+        text.push_str("# build: run once before testing; watch: what `just watch` watches.\n");
+        if let Some(build) = &self.build {
+            let _ = writeln!(text, "build = {build}");
+        }
+        let _ = writeln!(text, "run = {}", self.run);
+        for path in &self.watch {
+            let _ = writeln!(text, "watch = {path}");
+        }
+        let path = Registration::path(learner_dir);
+        write_file(&path, &text)
+    }
+
+    /// Removes `.course/server`; true if there was one.
+    pub fn remove(learner_dir: &Path) -> Result<bool, String> {
+        let path = Registration::path(learner_dir);
+        match std::fs::remove_file(&path) {
+            Ok(()) => Ok(true),
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Err(error) => Err(format!("cannot remove {}: {error}", path.display())),
+        }
+    }
+
+    /// The `just register ...` command that registers this again.
+    pub fn register_command(&self) -> String {
+        let mut command = String::from("just register");
+        if let Some(build) = &self.build {
+            command.push_str(&format!(" --build {}", shell_quote(build)));
+        }
+        for path in &self.watch {
+            command.push_str(&format!(" --watch {}", shell_quote(path)));
+        }
+        command.push(' ');
+        command.push_str(&shell_quote(&self.run));
+        command
+    }
+
+    /// The registration as the learner would read it, one setting a line.
+    pub fn describe(&self) -> String {
+        let mut text = String::new();
+        if let Some(build) = &self.build {
+            let _ = writeln!(text, "  build: {build}");
+        }
+        let _ = writeln!(text, "  run:   {} --port N", self.run);
+        if !self.watch.is_empty() {
+            let _ = writeln!(text, "  watch: {}", self.watch.join(", "));
+        }
+        text
+    }
+}
+
+/// `text` quoted for a shell, as one word.
+fn shell_quote(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "'\\''"))
+}
+
+/// `~/x` as `$HOME/x`, as a shell would read it.
+fn expand_home(word: &str) -> String {
+    match (word.strip_prefix("~/"), std::env::var("HOME")) {
+        (Some(rest), Ok(home)) => format!("{home}/{rest}"),
+        _ => word.to_string(),
+    }
+}
+
+/// Which program a run tests, and why that one.
+#[derive(Clone, Debug)]
+pub struct Chosen {
+    pub spec: ServerSpec,
+    pub origin: Origin,
+    /// The registered build command, run once before the checks.
+    pub build: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Given on the command line (`just test-stage 3 "python3 s.py"`).
+    Given,
+    /// From `$COURSE_SERVER`.
+    Environment,
+    /// From `.course/server`.
+    Registered,
+    /// The course's reference stage.
+    Reference,
+}
+
+/// Picks the program to test: the one given, else `$COURSE_SERVER`, else the
+/// registered one, else the reference stage. `given` may be the word
+/// `reference` to skip the others.
+pub fn choose_server(given: Option<&str>, reference: ServerSpec) -> Result<Chosen, String> {
+    let chosen = |spec, origin| Chosen {
+        spec,
+        origin,
+        build: None,
+    };
+    match given.map(str::trim).filter(|given| !given.is_empty()) {
+        Some(REFERENCE_KEYWORD) => return Ok(chosen(reference, Origin::Reference)),
+        Some(command) => {
+            return Ok(chosen(
+                ServerSpec::Command(command.to_string()),
+                Origin::Given,
+            ));
+        }
+        None => {}
+    }
+    if let Ok(command) = std::env::var(SERVER_VARIABLE)
+        && !command.trim().is_empty()
+    {
+        return Ok(chosen(ServerSpec::Command(command), Origin::Environment));
+    }
+    match Registration::load(&learner_dir())? {
+        Some(registration) => Ok(Chosen {
+            spec: ServerSpec::Command(registration.run),
+            origin: Origin::Registered,
+            build: registration.build,
+        }),
+        None => Ok(chosen(reference, Origin::Reference)),
+    }
+}
+
+impl Chosen {
+    /// What the run tests, in one line: "your program `...` (registered in
+    /// .course/server)".
+    pub fn describe(&self) -> String {
+        match self.origin {
+            Origin::Given => format!("your program {}", self.spec.describe()),
+            Origin::Environment => format!(
+                "your program {} (from ${SERVER_VARIABLE})",
+                self.spec.describe()
+            ),
+            Origin::Registered => format!(
+                "your program {} (registered in .course/server; `just test-stage N {REFERENCE_KEYWORD}` \
+                 tests the reference instead)",
+                self.spec.describe()
+            ),
+            Origin::Reference => {
+                let mut text = self.spec.describe();
+                if Registration::load(&learner_dir()).is_ok_and(|found| found.is_none()) {
+                    text.push_str(
+                        " (no program of yours is registered: `just start` creates one, \
+                         `just register CMD` names one)",
+                    );
+                }
+                text
+            }
+        }
+    }
+
+    /// Gets ready to run: a registered command runs from the learner's
+    /// folder, after its build command. Cargo's or the compiler's messages
+    /// go straight to the terminal.
+    pub fn prepare(&self) -> Result<(), String> {
+        if self.origin != Origin::Registered {
+            return Ok(());
+        }
+        let dir = learner_dir();
+        std::env::set_current_dir(&dir)
+            .map_err(|error| format!("cannot go to {}: {error}", dir.display()))?;
+        let Some(build) = &self.build else {
+            return Ok(());
+        };
+        let status = Command::new("sh")
+            .arg("-c")
+            .arg(build)
+            .stdin(Stdio::null())
+            // Its messages go where the tester's report goes (stdout), in order.
+            .stdout(Stdio::inherit())
+            .stderr(stderr_to_stdout())
+            .status()
+            .map_err(|error| format!("could not run `{build}`: {error}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "your program did not build: `{build}` failed ({}). Fix what it says above, then \
+                 run this again.",
+                crate::server::describe_status(status)
+            ))
+        }
+    }
+
+    /// True when the program tested is the learner's, so a pass is theirs.
+    pub fn is_learners(&self) -> bool {
+        self.origin != Origin::Reference
+    }
+}
+
+/// The build's error output, into the tester's standard output so that a
+/// captured run reads in order (and a terminal shows both anyway).
+fn stderr_to_stdout() -> Stdio {
+    use std::os::fd::AsFd;
+    match std::io::stdout().as_fd().try_clone_to_owned() {
+        Ok(fd) => Stdio::from(fd),
+        Err(_) => Stdio::inherit(),
+    }
+}
+
+/// The stages a learner's program has passed, and when (`.course/progress`).
+#[derive(Clone, Debug, Default)]
+pub struct Progress {
+    passed: BTreeMap<u8, String>,
+}
+
+impl Progress {
+    pub fn path(learner_dir: &Path) -> PathBuf {
+        learner_dir.join(".course").join("progress")
+    }
+
+    /// Reads `.course/progress`; a missing or unreadable file is no progress.
+    pub fn load(learner_dir: &Path) -> Progress {
+        let text = std::fs::read_to_string(Progress::path(learner_dir)).unwrap_or_default();
+        let mut passed = BTreeMap::new();
+        for line in text.lines() {
+            // "stage 3 passed 2026-11-21 14:03 UTC"
+            let mut words = line.splitn(4, ' ');
+            if let (Some("stage"), Some(number), Some("passed"), Some(when)) =
+                (words.next(), words.next(), words.next(), words.next())
+                && let Ok(number) = number.parse::<u8>()
+            {
+                passed.insert(number, when.to_string());
+            }
+        }
+        Progress { passed }
+    }
+
+    /// When `stage` first passed, if it has.
+    pub fn passed_on(&self, stage: u8) -> Option<&str> {
+        self.passed.get(&stage).map(String::as_str)
+    }
+
+    /// Records that `stage` passed now, unless it had passed before.
+    pub fn record(learner_dir: &Path, stage: u8) -> Result<(), String> {
+        let mut progress = Progress::load(learner_dir);
+        if progress.passed.contains_key(&stage) {
+            return Ok(());
+        }
+        progress.passed.insert(stage, now_text());
+        let mut text = String::from(
+            "# The stages your program has passed, and when; `just progress` reads it.\n",
+        );
+        for (number, when) in &progress.passed {
+            let _ = writeln!(text, "stage {number} passed {when}");
+        }
+        write_file(&Progress::path(learner_dir), &text)
+    }
+}
+
+/// Records a learner's pass, or says why it could not (the run itself
+/// stands either way).
+pub fn record_pass(chosen: &Chosen, stage: &Stage) {
+    if chosen.is_learners()
+        && let Err(problem) = Progress::record(&learner_dir(), stage.number)
+    {
+        eprintln!("(could not record the pass: {problem})");
+    }
+}
+
+/// Writes `text` to `path`, creating its folder.
+pub fn write_file(path: &Path, text: &str) -> Result<(), String> {
+    if let Some(folder) = path.parent() {
+        std::fs::create_dir_all(folder)
+            .map_err(|error| format!("cannot create {}: {error}", folder.display()))?;
+    }
+    std::fs::write(path, text).map_err(|error| format!("cannot write {}: {error}", path.display()))
+}
+
+/// `path` relative to `base` when it is inside it.
+pub fn shown(path: &Path, base: &Path) -> String {
+    path.strip_prefix(base)
+        .map(|relative| relative.display().to_string())
+        .unwrap_or_else(|_| path.display().to_string())
+}
+
+/// Now, as `2026-11-21 14:03 UTC`.
+pub fn now_text() -> String {
+    let seconds = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|elapsed| elapsed.as_secs())
+        .unwrap_or(0);
+    let (year, month, day) = civil_from_days((seconds / 86_400) as i64);
+    let minutes = seconds % 86_400 / 60;
+    format!(
+        "{year:04}-{month:02}-{day:02} {:02}:{:02} UTC",
+        minutes / 60,
+        minutes % 60
+    )
+}
+
+/// Year, month, day of a count of days since 1970-01-01 (Howard Hinnant's
+/// `civil_from_days`), so that the tester needs no date crate.
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let day_of_era = z.rem_euclid(146_097);
+    let year_of_era =
+        (day_of_era - day_of_era / 1_460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
+    let month_index = (5 * day_of_year + 2) / 153;
+    let day = (day_of_year - (153 * month_index + 2) / 5 + 1) as u32;
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    } as u32;
+    let year = year_of_era + era * 400 + i64::from(month <= 2);
+    (year, month, day)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_counted_from_1970() {
+        assert_eq!(civil_from_days(0), (1970, 1, 1));
+        assert_eq!(civil_from_days(59), (1970, 3, 1));
+        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
+        assert_eq!(civil_from_days(20_778), (2026, 11, 21));
+    }
+
+    #[test]
+    fn a_registration_reads_back_what_was_written() {
+        let text = "# comment\nbuild = go build -o server .\nrun = ./server\nwatch = .\n";
+        let registration = Registration::parse(text).unwrap();
+        assert_eq!(registration.run, "./server");
+        assert_eq!(registration.build.as_deref(), Some("go build -o server ."));
+        assert_eq!(registration.watch, vec!["."]);
+        assert!(
+            Registration::parse("build = make\n")
+                .unwrap_err()
+                .contains("no `run")
+        );
+        assert!(
+            Registration::parse("runn = x\n")
+                .unwrap_err()
+                .contains("unknown setting `runn`")
+        );
+    }
+}

@@ -1,0 +1,184 @@
+//! `just progress`: the stages in order against the learner's program, one
+//! line each, the first failing one with its one-line reason, and what to
+//! read next.
+//!
+//! The course changes protocol twice (stage 7 speaks a binary protocol,
+//! stage 8 is a chat server), so a program that has moved on fails the
+//! earlier stages' checks on purpose. `.course/progress` remembers which
+//! stages passed before: when a stage that passed before fails now, the
+//! later stages that do not build on it are tried too, and if one passes,
+//! the earlier ones are shown as left behind rather than broken.
+
+use std::collections::BTreeSet;
+use std::io::Write;
+
+use crate::check::{RunSettings, Stage, run_stage};
+use crate::learner::{Chosen, Progress, learner_dir};
+use crate::stages;
+
+/// What happened to one stage in this run.
+#[derive(Clone, Debug)]
+enum Outcome {
+    Passed,
+    /// The first failing check's title and its one-line problem.
+    Failed {
+        check: String,
+        problem: String,
+    },
+    NotRun,
+}
+
+/// Runs the stages and prints the report; returns the stage to work on
+/// next, if any.
+pub fn report(chosen: &Chosen, seed: u64, out: &mut dyn Write) -> Option<u8> {
+    let dir = learner_dir();
+    let record = Progress::load(&dir);
+    let all = stages::all();
+    let mut outcomes: Vec<(&Stage, Outcome)> = Vec::new();
+    let mut passed_now = BTreeSet::new();
+    let mut failed_now: Vec<u8> = Vec::new();
+
+    let _ = writeln!(out, "Progress of {} (seed {seed})\n", chosen.describe());
+    for stage in all {
+        // After a failure, go on only if every failed stage had passed
+        // before (the program may have moved on to a later protocol), and
+        // only to stages that do not need what failed.
+        let moved_on_maybe = failed_now
+            .iter()
+            .all(|failed| record.passed_on(*failed).is_some());
+        let needs_missing = stage
+            .builds_on
+            .iter()
+            .any(|earlier| !passed_now.contains(earlier));
+        if !failed_now.is_empty() && (!moved_on_maybe || needs_missing) {
+            outcomes.push((stage, Outcome::NotRun));
+            print_line(out, stage, &Outcome::NotRun, &record);
+            continue;
+        }
+        let mut settings = RunSettings::new(
+            chosen.spec.clone(),
+            seed,
+            format!("just test-stage {}", stage.number),
+        );
+        settings.stop_at_first_failure = true;
+        let result = run_stage(stage, &settings, &mut std::io::sink());
+        let outcome = match result.checks.iter().find(|check| check.failure.is_some()) {
+            None => {
+                passed_now.insert(stage.number);
+                crate::learner::record_pass(chosen, stage);
+                Outcome::Passed
+            }
+            Some(check) => {
+                failed_now.push(stage.number);
+                Outcome::Failed {
+                    check: check.title.clone(),
+                    problem: check
+                        .failure
+                        .as_ref()
+                        .map(|report| report.failure.problem.clone())
+                        .unwrap_or_default(),
+                }
+            }
+        };
+        // A stage that passed before and fails now is left behind if a
+        // later stage passes: that is known only at the end, and said there.
+        print_line(out, stage, &outcome, &record);
+        outcomes.push((stage, outcome));
+    }
+
+    let last_passed = passed_now.iter().max().copied();
+    let left_behind: Vec<u8> = failed_now
+        .iter()
+        .copied()
+        .filter(|failed| {
+            record.passed_on(*failed).is_some() && last_passed.is_some_and(|last| last > *failed)
+        })
+        .collect();
+    if let (Some(first), Some(last)) = (left_behind.first(), last_passed) {
+        let _ = writeln!(
+            out,
+            "\n(Stage {first} passed before and fails now, as it should: your program speaks \
+             stage {last}'s protocol now, so stage {first} and the stages built on it are behind \
+             you.)"
+        );
+    }
+    let next = failed_now
+        .iter()
+        .copied()
+        .find(|failed| !left_behind.contains(failed));
+    let _ = writeln!(out);
+    match next.and_then(stages::find) {
+        None => {
+            let _ = writeln!(
+                out,
+                "All {} stages pass: you have built a Redis, a binary protocol and a chat \
+                 server. The instructor guide and the benchmarks (`just bench 5`) are next, if \
+                 you are curious.",
+                all.len()
+            );
+            None
+        }
+        Some(stage) => {
+            print_next(out, stage, record.passed_on(stage.number), &failed_now);
+            Some(stage.number)
+        }
+    }
+}
+
+fn print_line(out: &mut dyn Write, stage: &Stage, outcome: &Outcome, record: &Progress) {
+    let mark = match outcome {
+        Outcome::Passed => "✓",
+        Outcome::Failed { .. } => "✗",
+        Outcome::NotRun => "·",
+    };
+    let title = format!("stage {}  {}", stage.number, stage.summary);
+    let _ = match outcome {
+        Outcome::Passed => writeln!(out, "  {mark} {title}"),
+        Outcome::NotRun => match record.passed_on(stage.number) {
+            Some(when) => writeln!(out, "  {mark} {title}  (passed {when}; not run now)"),
+            None => writeln!(out, "  {mark} {title}  (not run yet)"),
+        },
+        Outcome::Failed { check, problem } => {
+            let before = match record.passed_on(stage.number) {
+                Some(when) => format!(" (it passed {when})"),
+                None => String::new(),
+            };
+            writeln!(
+                out,
+                "  {mark} {title}{before}\n      failed: {check}\n      because: {problem}"
+            )
+        }
+    };
+    let _ = out.flush();
+}
+
+fn print_next(out: &mut dyn Write, stage: &Stage, passed_before: Option<&str>, failed: &[u8]) {
+    let n = stage.number;
+    if let Some(when) = passed_before {
+        let _ = writeln!(
+            out,
+            "Stage {n} passed {when} and fails now: a change broke it, or you are changing \
+             protocol for a later stage{}.",
+            match failed.iter().find(|&&other| other > n) {
+                Some(later) => format!(" (stage {later} fails too)"),
+                None => String::new(),
+            }
+        );
+    }
+    let _ = writeln!(
+        out,
+        "Next: stage {n}, {}.\n  \
+         read       tutorial/src/{n:02}-{}.md (`just tutorial` serves the book)\n  \
+         details    just test-stage {n}   (the failure in full: what was sent, expected, received)\n  \
+         a hint     just hint {n}         (then `just hint {n} 2`, each closer to the answer)\n  \
+         stuck?     just diff {n}         (how the reference does it), or `just checkpoint {n}` to \
+         go on from {}",
+        stage.summary,
+        stage.name,
+        if n > 1 {
+            format!("the reference stage {}", n - 1)
+        } else {
+            "an empty project".to_string()
+        }
+    );
+}
