@@ -289,8 +289,9 @@ fn free_name(dir: &Path, base: &str) -> PathBuf {
     candidate
 }
 
-/// Copies a stage's folder, leaving out build output.
-fn copy_folder(from: &Path, to: &Path) -> Result<(), String> {
+/// Copies a folder and everything in it, leaving out build output
+/// (`target/`).
+pub fn copy_folder(from: &Path, to: &Path) -> Result<(), String> {
     std::fs::create_dir_all(to)
         .map_err(|error| format!("cannot create {}: {error}", to.display()))?;
     let entries = std::fs::read_dir(from)

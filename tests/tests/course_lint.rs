@@ -1,10 +1,8 @@
 //! The course lint (`just check-course`) passes on the course, and finds
 //! what is missing in a copy of it with pieces taken out.
 
-use std::path::Path;
-
 use harness::learner::course_dir;
-use harness::lint;
+use harness::{lint, project};
 
 #[test]
 fn the_course_has_every_piece_of_every_stage() {
@@ -23,7 +21,7 @@ fn the_lint_finds_a_missing_hint_heading_tag_and_row() {
     let _ = std::fs::remove_dir_all(&copy);
     let root = course_dir();
     for part in ["stages", "tutorial/src", "tutorial/examples"] {
-        copy_tree(&root.join(part), &copy.join(part));
+        project::copy_folder(&root.join(part), &copy.join(part)).unwrap();
     }
     for file in ["README.md", "justfile"] {
         std::fs::copy(root.join(file), copy.join(file)).unwrap();
@@ -83,19 +81,4 @@ fn the_lint_finds_a_missing_hint_heading_tag_and_row() {
         );
     }
     std::fs::remove_dir_all(&copy).unwrap();
-}
-
-fn copy_tree(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let path = entry.path();
-        if path.is_dir() {
-            if entry.file_name() != "target" && entry.file_name() != "book" {
-                copy_tree(&path, &to.join(entry.file_name()));
-            }
-        } else {
-            std::fs::copy(&path, to.join(entry.file_name())).unwrap();
-        }
-    }
 }

@@ -19,7 +19,7 @@ use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
 use harness::check::{RunSettings, run_stage};
-use harness::learner::{Origin, Progress, Registration, choose_server, learner_dir, record_pass};
+use harness::learner::{Origin, Registration, choose_server, learner_dir, record_pass};
 use harness::random::seed_from_environment;
 use harness::{hints, lint, progress, project, stages};
 
@@ -251,8 +251,9 @@ fn check() -> Result<ExitCode, String> {
     Ok(ExitCode::FAILURE)
 }
 
-/// Tests one stage, then waits for a file of the learner's program to
-/// change and tests again; moves on to the next stage once one passes.
+/// Tests one stage (given, or the one `just progress` says is next), then
+/// waits for a file of the learner's program to change and tests again;
+/// moves on to the next stage once one passes.
 fn watch(rest: &[String]) -> Result<ExitCode, String> {
     let given = rest
         .first()
@@ -273,10 +274,10 @@ fn watch(rest: &[String]) -> Result<ExitCode, String> {
     let mut stage = match given {
         Some(stage) => stage,
         None => {
-            let record = Progress::load(&dir);
-            stages::all()
-                .into_iter()
-                .find(|stage| record.passed_on(stage.number).is_none())
+            // Where the learner is: what `just progress` says is next.
+            chosen.prepare()?;
+            let next = progress::report(&chosen, seed_from_environment()?, &mut std::io::stdout());
+            next.and_then(stages::find)
                 .unwrap_or(stages::all()[stages::all().len() - 1])
         }
     };
