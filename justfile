@@ -20,9 +20,9 @@ register *ARGS:
 unregister:
     @cargo run -q -p tests --bin course -- unregister
 
-# Run the stages in order against your program: which pass, the first that fails and why, what to read next.
-progress:
-    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin course -- progress
+# Run the stages in order against your program (or CMD): which pass, the first that fails and why, what to read next.
+progress CMD="":
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin course -- progress --server {{quote(CMD)}}
 
 # Stage N's hint K (1 first: a question; the last is nearly the answer).
 hint N K="1":
