@@ -214,8 +214,9 @@ impl Registration {
     }
 }
 
-/// `text` quoted for a shell, as one word.
-fn shell_quote(text: &str) -> String {
+/// `text` quoted for a shell, as one word, always in single quotes (so
+/// that a rerun command reads the same whatever the program's name).
+pub fn shell_quote(text: &str) -> String {
     format!("'{}'", text.replace('\'', "'\\''"))
 }
 

@@ -497,10 +497,7 @@ fn build_reference(package: &str, binary: &str) -> Result<PathBuf, String> {
         Some("debug") | None => "dev".to_string(),
         Some(other) => other.to_string(),
     };
-    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .ok_or("no workspace folder")?
-        .to_path_buf();
+    let workspace = crate::learner::course_dir();
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let output = Command::new(cargo)
         .current_dir(&workspace)

@@ -13,7 +13,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use harness::check::{RunSettings, run_stage};
-use harness::learner::{Origin, REFERENCE_KEYWORD, choose_server, record_pass};
+use harness::learner::{Origin, REFERENCE_KEYWORD, choose_server, record_pass, shell_quote};
 use harness::random::{SEED_VARIABLE, seed_from_environment};
 use harness::stages;
 
@@ -135,11 +135,9 @@ fn main() -> ExitCode {
         "test-stage"
     };
     let rerun = match (&chosen.origin, options.server.as_deref().map(str::trim)) {
-        (Origin::Given, Some(command)) => format!(
-            "just {recipe} {} '{}'",
-            options.stage,
-            command.replace('\'', "'\\''")
-        ),
+        (Origin::Given, Some(command)) => {
+            format!("just {recipe} {} {}", options.stage, shell_quote(command))
+        }
         (Origin::Reference, Some(REFERENCE_KEYWORD)) => {
             format!("just {recipe} {} {REFERENCE_KEYWORD}", options.stage)
         }
