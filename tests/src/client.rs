@@ -261,6 +261,17 @@ impl Client {
             Missing::Diverged => shown(self.failure_with_sent(format!(
                 "{which}wrong reply: expected {wanted}, and these bytes differ"
             ))),
+            Missing::TimedOut if self.received.is_empty() && self.sent.is_empty() => self
+                .failure_with_sent(format!(
+                    "{which}nothing arrived within {} s of connecting (the client sent nothing)",
+                    REPLY_TIMEOUT.as_secs()
+                ))
+                .detail("expected", expected_line)
+                .detail("got", "nothing")
+                .hint(
+                    "A server that speaks first must write as soon as it accepts the client. \
+                     Did it write to this connection, and flush?",
+                ),
             Missing::TimedOut if self.received.is_empty() => self
                 .failure_with_sent(format!(
                     "{which}no reply within {} s after sending {}",

@@ -307,6 +307,9 @@ fn progress_shows_stages_left_behind_by_a_protocol_change() {
         .says("  · stage 3  answer many PINGs on one connection  (passed 2026-11-20 10:00 UTC; not run now)")
         .says("  ✓ stage 7  a length-prefixed binary protocol")
         .says("  ✗ stage 8  a chat server")
+        // A chat server speaks first: the reason says nothing arrived, not
+        // that a reply to nothing is missing.
+        .says("because: nothing arrived within 2 s of connecting (the client sent nothing)")
         .says("your program speaks stage 7's protocol now")
         .says("Next: stage 8, ");
 }
