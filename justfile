@@ -78,7 +78,7 @@ bench N="5" REQUESTS="200000":
 
 # Stage 6's hash table against std's HashMap: 1M inserts, lookups, removes; throughput and the worst single insert.
 bench-table:
-    @cargo bench -q -p stage-06-hash-table --bench hash_table
+    @cargo bench -q -p stage-10-keyspace --bench hash_table
 
 # The same workload over RESP (stage 6) and the binary protocol (stage 7), pipelined and not.
 bench-protocols:

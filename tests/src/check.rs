@@ -191,6 +191,10 @@ pub struct Stage {
     /// them along one track (stage 5 passes 1-4), only the protocol-free
     /// ones when the protocol changes (stage 7 passes stage 1's).
     pub builds_on: &'static [u8],
+    /// The stage whose code this one starts from, so that `just diff N`
+    /// shows the lesson: usually N-1; the first chat stage starts from
+    /// stage 4's server. 0 for stage 1.
+    pub base: u8,
     pub checks: &'static [Check],
 }
 

@@ -287,7 +287,7 @@ fn a_registered_python_program_is_the_one_tested() {
 #[test]
 fn progress_shows_stages_left_behind_by_a_protocol_change() {
     let learner = LearnerDir::new("moved-on");
-    let stage_7 = reference_binary("stage-07-binary-protocol").unwrap();
+    let stage_7 = reference_binary("stage-11-binary-protocol").unwrap();
     std::fs::create_dir_all(learner.file(".course")).unwrap();
     std::fs::write(
         learner.file(".course/server"),

@@ -83,7 +83,7 @@ mod stage_04_concurrent_clients {
     }
 }
 
-mod stage_05_resp_commands {
+mod stage_08_errors_and_limits {
     #[test]
     fn passes_stage_01_checks() {
         super::assert_passes(5, 1);
@@ -106,7 +106,7 @@ mod stage_05_resp_commands {
     }
 }
 
-mod stage_06_hash_table {
+mod stage_10_keyspace {
     #[test]
     fn passes_stage_01_checks() {
         super::assert_passes(6, 1);
@@ -133,7 +133,7 @@ mod stage_06_hash_table {
     }
 }
 
-mod stage_07_binary_protocol {
+mod stage_11_binary_protocol {
     #[test]
     fn passes_stage_01_checks() {
         super::assert_passes(7, 1);
@@ -144,7 +144,7 @@ mod stage_07_binary_protocol {
     }
 }
 
-mod stage_08_chat_server {
+mod stage_12_chat_server {
     #[test]
     fn passes_stage_08_checks() {
         super::assert_passes(8, 8);

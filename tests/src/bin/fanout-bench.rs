@@ -84,7 +84,7 @@ Prints one line: N=100 W=1 M=2000: 69,123 deliveries/s, 0 lost, 0 out of order
 10,000 receivers need more open files than most shells allow: `ulimit -n 20000`.";
 
 /// The stage measured when no `--port` is given.
-const REFERENCE_PACKAGE: &str = "stage-08-chat-server";
+const REFERENCE_PACKAGE: &str = "stage-12-chat-server";
 
 /// A receiver's read buffer: a line longer than this is not one of ours.
 const READ_BUFFER_BYTES: usize = 8 * 1024;

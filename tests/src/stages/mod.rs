@@ -7,10 +7,10 @@ pub mod stage_01_bind_port;
 pub mod stage_02_answer_ping;
 pub mod stage_03_many_pings;
 pub mod stage_04_concurrent_clients;
-pub mod stage_05_resp_commands;
-pub mod stage_06_hash_table;
-pub mod stage_07_binary_protocol;
-pub mod stage_08_chat_server;
+pub mod stage_08_errors_and_limits;
+pub mod stage_10_keyspace;
+pub mod stage_11_binary_protocol;
+pub mod stage_12_chat_server;
 
 use crate::check::Stage;
 use crate::resp::{self, Reply};
@@ -22,10 +22,10 @@ pub fn all() -> [&'static Stage; 8] {
         &stage_02_answer_ping::STAGE,
         &stage_03_many_pings::STAGE,
         &stage_04_concurrent_clients::STAGE,
-        &stage_05_resp_commands::STAGE,
-        &stage_06_hash_table::STAGE,
-        &stage_07_binary_protocol::STAGE,
-        &stage_08_chat_server::STAGE,
+        &stage_08_errors_and_limits::STAGE,
+        &stage_10_keyspace::STAGE,
+        &stage_11_binary_protocol::STAGE,
+        &stage_12_chat_server::STAGE,
     ]
 }
 

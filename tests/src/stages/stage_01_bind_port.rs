@@ -11,6 +11,7 @@ pub static STAGE: Stage = Stage {
     name: "bind-port",
     summary: "bind a port",
     builds_on: &[],
+    base: 0,
     checks: &[
         Check {
             title: "accepts a TCP connection on the port given with --port",

@@ -11,6 +11,7 @@ pub static STAGE: Stage = Stage {
     name: "answer-ping",
     summary: "answer PING",
     builds_on: &[1],
+    base: 1,
     checks: &[
         Check {
             title: "answers PING (*1\\r\\n$4\\r\\nPING\\r\\n) with +PONG\\r\\n and nothing more",

@@ -13,6 +13,7 @@ pub static STAGE: Stage = Stage {
     name: "many-pings",
     summary: "answer many PINGs on one connection",
     builds_on: &[1, 2],
+    base: 2,
     checks: &[
         Check {
             title: "answers several PINGs sent one after another on one connection",

@@ -10,6 +10,7 @@ pub static STAGE: Stage = Stage {
     name: "concurrent-clients",
     summary: "serve many clients at once",
     builds_on: &[1, 2, 3],
+    base: 3,
     checks: &[
         Check {
             title: "answers a second client while the first stays connected",

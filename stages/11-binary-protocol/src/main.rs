@@ -1,0 +1,144 @@
+//! # Stage 7: a length-prefixed binary protocol
+//!
+//! **What this stage adds over stage 6:** the same key space and commands,
+//! spoken over a binary protocol instead of RESP. Every message starts
+//! with its length (4 bytes, big-endian), so the server knows where a
+//! request ends before it parses a byte of it; a request is a count and
+//! length-prefixed strings; a reply is a typed value (NIL, ERR, STR, INT,
+//! ARR). Only `protocol.rs` and `reply.rs` changed (and one line of
+//! `connection.rs`: the parser keeps no state now), and the default port:
+//! 1234, since redis-cli cannot speak this. The stage has its own client.
+//!
+//! **Try it:**
+//!
+//! ```text
+//! cargo run -p stage-11-binary-protocol                  # listens on 127.0.0.1:1234
+//! cargo run -p stage-11-binary-protocol --bin stage-11-binary-protocol-client -- set greeting hello
+//! cargo run -p stage-11-binary-protocol --bin stage-11-binary-protocol-client -- get greeting
+//! printf '\0\0\0\x09\x01\0\0\0\x04ping' | nc -q1 127.0.0.1 1234 | xxd
+//! ```
+//!
+//! **Shortcuts it still takes:** none of its own; what it gives up is on
+//! purpose: a person can no longer type commands with telnet.
+
+mod command;
+mod config;
+mod connection;
+mod db;
+mod glob;
+mod hash_table;
+mod protocol;
+mod reply;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::command::Command;
+use crate::connection::{Connection, WRITE_HIGH_WATER};
+use crate::db::Db;
+use crate::reply::Reply;
+
+// ANCHOR: main
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let config = config::Config::from_args()?;
+    let listener = config.listen().await?;
+    println!(
+        "{} listening on {}",
+        env!("CARGO_PKG_NAME"),
+        listener.local_addr()?
+    );
+    let db = Db::default();
+    tokio::spawn(db::purge_expired_keys(db.clone()));
+    serve(listener, db).await
+}
+// ANCHOR_END: main
+
+// ANCHOR: serve
+/// Accepts clients forever, and serves each in a task of its own.
+async fn serve(listener: TcpListener, db: Db) -> Result<()> {
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // A failed accept (say, too many open files) is about one
+                // client, not the server: wait a moment and go on.
+                eprintln!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        println!("{peer} connected");
+        // A task is not a thread: it costs the memory of its state (here,
+        // mostly the client's buffer: a few KiB), not a stack of its own.
+        // Tokio runs thousands of them on a handful of threads, switching at
+        // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
+        // this loop iteration.
+        let db = db.clone();
+        tokio::spawn(async move {
+            match handle_client(socket, db).await {
+                Ok(()) => println!("{peer} left"),
+                Err(error) => println!("{peer} dropped: {error}"),
+            }
+        });
+    }
+}
+// ANCHOR_END: serve
+
+// ANCHOR: handle_client
+/// Runs every command the client sends, until it leaves, sends QUIT, or
+/// breaks the protocol.
+async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
+    let mut connection = Connection::new(socket);
+    loop {
+        // Run every whole command already read; their replies collect in
+        // the write buffer.
+        loop {
+            let args = match connection.next_command() {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(error) => {
+                    // The stream is out of step: we cannot know where the
+                    // next command starts. Say why, and close, as Redis does.
+                    connection.queue(&Reply::error(&error));
+                    connection.close().await?;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        error.to_string(),
+                    ));
+                }
+            };
+            let (reply, quit) = match Command::parse(args) {
+                Ok(command) => {
+                    let quit = command == Command::Quit;
+                    (command.execute(&db), quit)
+                }
+                // A bad command gets its error; the connection goes on.
+                Err(error) => (error, false),
+            };
+            connection.queue(&reply);
+            if quit {
+                connection.close().await?;
+                return Ok(());
+            }
+            if connection.queued() > WRITE_HIGH_WATER {
+                connection.flush().await?;
+            }
+        }
+        // One write for all the replies this read made possible.
+        connection.flush().await?;
+        if !connection.read_more().await? {
+            return Ok(());
+        }
+    }
+}
+// ANCHOR_END: handle_client
