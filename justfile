@@ -28,7 +28,7 @@ progress CMD="":
 hint N K="1":
     @cargo run -q -p tests --bin course -- hint {{N}} {{K}}
 
-# Stuck on stage N? Start my-server/ again from the reference stage N-1 (yours is moved aside, not deleted).
+# Stuck on stage N? Start my-server/ again from the reference stage it builds on, usually N-1 (yours is moved aside, not deleted).
 checkpoint N:
     @cargo run -q -p tests --bin course -- checkpoint {{N}}
 
@@ -42,7 +42,7 @@ watch N="":
 run N *ARGS:
     @cargo run -q -p "stage-$({{just_executable()}} _stage-folder {{N}})" -- {{ARGS}}
 
-# (The test recipes raise the limit of open files to the most allowed: stage 8's checks open over a thousand connections.)
+# (The test recipes raise the limit of open files to the most allowed: the chat stages' checks open over a thousand connections.)
 # Run stage N's checks against your program (registered, or CMD in any language: the tester adds `--port N`), else the reference. CMD `reference`: the reference.
 test-stage N CMD="":
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin tester -- --stage {{N}} --server {{quote(CMD)}}
@@ -55,16 +55,19 @@ test-upto N CMD="":
 test:
     ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo test --workspace
 
-# What stage N changes over stage N-1: the lesson, as a diff.
+# What stage N changes over the stage it builds on (usually N-1): the lesson, as a diff.
 diff N:
     #!/usr/bin/env bash
     set -euo pipefail
     current=$({{just_executable()}} _stage-folder {{N}})
-    if [ "{{N}}" -le 1 ]; then
-        echo "stage 1 is the first stage: read stages/$current/src/main.rs"
+    # The base is in the stage's checks: `base: 4,` (0 for stage 1).
+    base=$(sed -n 's/^    base: \([0-9]*\),$/\1/p' tests/src/stages/stage_$(printf '%02d' "{{N}}")_*.rs)
+    if [ "${base:-0}" -eq 0 ]; then
+        echo "stage {{N}} is the first stage: read stages/$current/src/main.rs"
         exit 0
     fi
-    previous=$({{just_executable()}} _stage-folder $(( {{N}} - 1 )))
+    previous=$({{just_executable()}} _stage-folder "$base")
+    echo "stage {{N}} ($current) over stage $base ($previous):"
     # git diff exits 1 when the folders differ, which they do.
     git diff --no-index --color=auto "stages/$previous" "stages/$current" || [ $? -eq 1 ]
 
@@ -72,15 +75,15 @@ diff N:
 stages:
     @cargo run -q -p tests --bin tester -- --list
 
-# Stage N (default 5) under redis-benchmark, side by side with a real redis-server: requests/s and the ratio.
-bench N="5" REQUESTS="200000":
+# Stage N (default 10, the whole Redis) under redis-benchmark, side by side with a real redis-server: requests/s and the ratio.
+bench N="10" REQUESTS="200000":
     @bash tests/bench/compare-with-redis.sh {{N}} {{REQUESTS}}
 
 # Stage 6's hash table against std's HashMap: 1M inserts, lookups, removes; throughput and the worst single insert.
 bench-table:
     @cargo bench -q -p stage-10-keyspace --bench hash_table
 
-# The same workload over RESP (stage 6) and the binary protocol (stage 7), pipelined and not.
+# The same workload over RESP (stage 10) and the binary protocol (stage 11), pipelined and not.
 bench-protocols:
     @cargo run -q --release -p tests --bin protocol-bench
 

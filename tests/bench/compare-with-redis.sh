@@ -3,7 +3,7 @@
 # when it is installed, against a real redis-server, in one run on this
 # machine, and prints requests per second side by side with their ratio.
 #
-#   tests/bench/compare-with-redis.sh [STAGE] [REQUESTS]     (just bench 5)
+#   tests/bench/compare-with-redis.sh [STAGE] [REQUESTS]     (just bench 10)
 #
 # The two servers take turns, test by test, so that a noisy moment on the
 # machine does not fall on one of them only. Figures from a small shared
@@ -11,7 +11,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
-stage=${1:-5}
+stage=${1:-10}
 requests=${2:-200000}
 clients=50
 

@@ -4,6 +4,10 @@
 //! shape, its hints, its checks, its row in the README and the `just`
 //! recipes that take a stage number; every include of the book resolves.
 //!
+//! And every stage stays one lesson (habit 11): its code adds at most
+//! [`MAX_ADDED_LINES`] over its base stage, its chapter has at most
+//! [`MAX_CHAPTER_WORDS`] words, and it has at most [`MAX_CHECKS`] checks.
+//!
 //! It reads files only. That each reference stage passes its own and the
 //! earlier stages' checks is `cargo test -p tests --test reference_stages`,
 //! which `just check-course` runs after this.
@@ -29,6 +33,15 @@ const CHAPTER_HEADINGS: &[&str] = &[
     "## Shortcuts",
     "## Hints",
 ];
+
+/// The most non-blank lines of code (tests and benches not counted) a
+/// stage may add over its base stage: one lesson, read in one sitting.
+pub const MAX_ADDED_LINES: usize = 600;
+/// The most words in a stage's chapter (code included from the source
+/// counts once, as the include line).
+pub const MAX_CHAPTER_WORDS: usize = 4000;
+/// The most checks a stage may have: they test its one idea.
+pub const MAX_CHECKS: usize = 10;
 
 /// The recipes that take a stage number, so that each stage has them.
 const STAGE_RECIPES: &[&str] = &[
@@ -96,8 +109,11 @@ pub fn run_in(root: &Path) -> Report {
             "PROBLEMS"
         };
         checked.push(format!(
-            "stage {} ({}): folder, package, header, shortcuts, chapter, hints, checks, README row: {status}",
-            stage.number, stage.name
+            "stage {} ({}): {}; folder, package, header, shortcuts, chapter, hints, checks, \
+             README row: {status}",
+            stage.number,
+            stage.name,
+            size_of(root, stage)
         ));
     }
 
@@ -145,10 +161,10 @@ fn lint_stage(root: &Path, stage: &Stage, summary: &str, readme: &str, problems:
              says what it adds, how to try it and its shortcuts)"
         ));
     }
-    let adds = if n == 1 {
+    let adds = if stage.base == 0 {
         "**What this stage adds".to_string()
     } else {
-        format!("**What this stage adds over stage {}:**", n - 1)
+        format!("**What this stage adds over stage {}:**", stage.base)
     };
     for part in [adds.as_str(), "**Try it:**", "**Shortcuts it still takes"] {
         if !header.contains(part) {
@@ -178,6 +194,13 @@ fn lint_stage(root: &Path, stage: &Stage, summary: &str, readme: &str, problems:
     match fs::read_to_string(root.join(&chapter_path)) {
         Err(_) => problem(format!("no chapter {chapter_path}")),
         Ok(chapter) => {
+            let words = chapter.split_whitespace().count();
+            if words > MAX_CHAPTER_WORDS {
+                problem(format!(
+                    "{chapter_path} has {words} words; a chapter explains one idea in at most \
+                     {MAX_CHAPTER_WORDS} (habit 11: two ideas are two stages)"
+                ));
+            }
             let mut from = 0;
             for heading in CHAPTER_HEADINGS {
                 if n == 1 && heading.starts_with("## What changed") {
@@ -232,6 +255,34 @@ fn lint_stage(root: &Path, stage: &Stage, summary: &str, readme: &str, problems:
     if stage.checks.is_empty() {
         problem("has no checks in tests/src/stages/".to_string());
     }
+    if stage.checks.len() > MAX_CHECKS {
+        problem(format!(
+            "has {} checks; a stage's checks test its one idea, at most {MAX_CHECKS}",
+            stage.checks.len()
+        ));
+    }
+    if stage.base >= n {
+        problem(format!(
+            "its base is stage {}, which is not an earlier stage",
+            stage.base
+        ));
+    }
+
+    // One lesson: what the code adds over the stage it starts from.
+    if stage.base > 0 {
+        if let Some(base) = stages::find(stage.base) {
+            let base_folder = root.join(format!("stages/{:02}-{}", base.number, base.name));
+            let added = added_lines(&base_folder, &root.join(&folder));
+            if added > MAX_ADDED_LINES {
+                problem(format!(
+                    "adds {added} lines of code over stage {} (tests not counted); a stage adds \
+                     at most {MAX_ADDED_LINES} (habit 11: two ideas are two stages; unit tests \
+                     go in a file of their own)",
+                    stage.base
+                ));
+            }
+        }
+    }
     if let Some(later) = stage.builds_on.iter().find(|&&earlier| earlier >= n) {
         problem(format!(
             "builds on stage {later}, which is not an earlier stage"
@@ -253,6 +304,97 @@ fn lint_stage(root: &Path, stage: &Stage, summary: &str, readme: &str, problems:
             stage.name
         ));
     }
+}
+
+/// A stage's size as the budgets measure it: "+412 lines over stage 4,
+/// 3,210 words, 9 checks".
+fn size_of(root: &Path, stage: &Stage) -> String {
+    let folder = |stage: &Stage| root.join(format!("stages/{:02}-{}", stage.number, stage.name));
+    let lines = match stages::find(stage.base) {
+        Some(base) => format!(
+            "+{} lines over stage {}",
+            added_lines(&folder(base), &folder(stage)),
+            base.number
+        ),
+        None => format!(
+            "{} lines",
+            added_lines(&root.join("stages/no-base"), &folder(stage))
+        ),
+    };
+    let chapter = format!("tutorial/src/{:02}-{}.md", stage.number, stage.name);
+    let words = fs::read_to_string(root.join(chapter))
+        .map(|text| text.split_whitespace().count())
+        .unwrap_or(0);
+    format!("{lines}, {words} words, {} checks", stage.checks.len())
+}
+
+/// The non-blank lines of code in `stage` that are not in `base`: for each
+/// source file, its lines less the longest run they share in order with the
+/// file of the same path in `base` (a new file counts whole). Tests and
+/// benches do not count: files named `tests.rs` or `*_tests.rs`, folders
+/// named `tests` or `benches`, and a file's `#[cfg(test)]` module to its end.
+pub fn added_lines(base: &Path, stage: &Path) -> usize {
+    let mut added = 0;
+    for relative in source_files(stage, Path::new("")) {
+        let new = code_lines(&stage.join(&relative));
+        let old = code_lines(&base.join(&relative));
+        added += new.len() - common_lines(&old, &new);
+    }
+    added
+}
+
+/// The `.rs` files under `folder` that are not tests, relative to it.
+fn source_files(folder: &Path, relative: &Path) -> Vec<std::path::PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = fs::read_dir(folder.join(relative)) else {
+        return found;
+    };
+    for entry in entries.filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = relative.join(&name);
+        if entry.path().is_dir() {
+            if name != "tests" && name != "benches" && name != "target" {
+                found.extend(source_files(folder, &path));
+            }
+        } else if name.ends_with(".rs") && name != "tests.rs" && !name.ends_with("_tests.rs") {
+            found.push(path);
+        }
+    }
+    found
+}
+
+/// A file's non-blank lines, trimmed, up to its `#[cfg(test)]` module.
+fn code_lines(path: &Path) -> Vec<String> {
+    let text = fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    let mut code = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        let next = lines.get(index + 1).copied().unwrap_or_default();
+        if *line == "#[cfg(test)]" && next.starts_with("mod ") && next.ends_with('{') {
+            break;
+        }
+        if !line.is_empty() {
+            code.push(line.to_string());
+        }
+    }
+    code
+}
+
+/// The length of the longest common subsequence of two lists of lines.
+fn common_lines(old: &[String], new: &[String]) -> usize {
+    let mut previous = vec![0usize; new.len() + 1];
+    for old_line in old {
+        let mut current = vec![0usize; new.len() + 1];
+        for (j, new_line) in new.iter().enumerate() {
+            current[j + 1] = if old_line == new_line {
+                previous[j] + 1
+            } else {
+                previous[j + 1].max(current[j])
+            };
+        }
+        previous = current;
+    }
+    previous[new.len()]
 }
 
 /// The folder names under `stages/`.

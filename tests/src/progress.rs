@@ -175,8 +175,8 @@ fn print_next(out: &mut dyn Write, stage: &Stage, passed_before: Option<&str>, f
          go on from {}",
         stage.summary,
         stage.name,
-        if n > 1 {
-            format!("the reference stage {}", n - 1)
+        if stage.base > 0 {
+            format!("the reference stage {}", stage.base)
         } else {
             "an empty project".to_string()
         }

@@ -90,7 +90,8 @@ pub fn checkpoint(learner_dir: &Path, stage: &Stage) -> Result<String, String> {
         None
     };
     let previous = Registration::load(learner_dir)?;
-    let from = stages::find(stage.number.saturating_sub(1));
+    // The stage this one builds on: N-1, or stage 4 for the first chat stage.
+    let from = stages::find(stage.base);
     match from {
         Some(from) => copy_reference(from, &project)?,
         None => write_template(&project)?,

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! course start                      # just start: my-server/, registered
-//! course checkpoint N               # just checkpoint N: my-server/ from reference stage N-1
+//! course checkpoint N               # just checkpoint N: my-server/ from the stage N builds on
 //! course register [--build CMD] [CMD]   # just register: name your program (any language)
 //! course unregister                 # just unregister
 //! course progress                   # just progress: which stages pass, what next
@@ -28,8 +28,9 @@ course: the course's commands for learners and teachers (the `just` recipes call
 
 usage:
   course start                          create my-server/, your own server, and register it
-  course checkpoint N                   start my-server/ again from the reference stage N-1
-                                        (yours is moved aside to my-server.before-checkpoint-N/)
+  course checkpoint N                   start my-server/ again from the reference stage that N
+                                        builds on (N-1, or 4 for the first chat stage; yours is
+                                        moved aside to my-server.before-checkpoint-N/)
   course register [--build CMD] [--watch PATH]... CMD
                                         test CMD (any language; `--port N` is added) from now on;
                                         --build runs once before each test run
