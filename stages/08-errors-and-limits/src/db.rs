@@ -5,6 +5,9 @@
 //! (lazy expiry), and a background task deletes the ones nobody reads
 //! (active expiry), so memory does not fill up with dead keys.
 
+#[cfg(test)]
+mod tests;
+
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -23,12 +26,12 @@ pub struct Db {
 // ANCHOR: state
 #[derive(Default)]
 struct State {
-    // SHORTCUT(stage 6): std's `HashMap`; stage 6 builds its own table.
+    // SHORTCUT(stage 9): std's `HashMap`; stage 9 builds its own table.
     entries: HashMap<Bytes, Entry>,
     /// Every key that has an expiry time, soonest first, so the purge task
     /// finds the expired ones without looking at the others.
-    // SHORTCUT(stage 6): Redis samples random keys instead of keeping them
-    // in order; sampling needs random access into the table, which stage 6's
+    // SHORTCUT(stage 9): Redis samples random keys instead of keeping them
+    // in order; sampling needs random access into the table, which stage 9's
     // own table gives.
     expirations: BTreeSet<(Instant, Bytes)>,
 }
@@ -56,6 +59,14 @@ pub enum Condition {
     Always,
     IfAbsent,
     IfPresent,
+}
+
+/// A key's time to live, for TTL and PTTL.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeToLive {
+    Missing,
+    Forever,
+    Left(Duration),
 }
 
 impl Db {
@@ -154,9 +165,25 @@ impl Db {
         purged
     }
 
-    /// How many keys are stored, expired ones not yet purged included.
-    #[cfg(test)]
-    fn len(&self) -> usize {
+    /// How long `key` has left (TTL, PTTL).
+    pub fn time_to_live(&self, key: &[u8]) -> TimeToLive {
+        let mut state = self.lock();
+        state.remove_if_expired(key);
+        match state.entries.get(key) {
+            None => TimeToLive::Missing,
+            Some(Entry {
+                expires_at: None, ..
+            }) => TimeToLive::Forever,
+            Some(Entry {
+                expires_at: Some(when),
+                ..
+            }) => TimeToLive::Left(when.saturating_duration_since(Instant::now())),
+        }
+    }
+
+    /// How many keys are stored, as Redis counts them: including expired
+    /// keys that have not been deleted yet (DBSIZE).
+    pub fn len(&self) -> usize {
         self.lock().entries.len()
     }
 }
@@ -193,79 +220,3 @@ pub async fn purge_expired_keys(db: Db) {
     }
 }
 // ANCHOR_END: purge_task
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn set_then_get() {
-        let db = Db::default();
-        assert_eq!(db.get(b"k"), None);
-        assert_eq!(
-            db.set(b"k", b"v", Expiry::Never, Condition::Always),
-            (true, None)
-        );
-        assert_eq!(db.get(b"k").as_deref(), Some(&b"v"[..]));
-    }
-
-    #[test]
-    fn nx_and_xx() {
-        let db = Db::default();
-        assert!(!db.set(b"k", b"v", Expiry::Never, Condition::IfPresent).0);
-        assert!(db.set(b"k", b"v", Expiry::Never, Condition::IfAbsent).0);
-        let (set, old) = db.set(b"k", b"w", Expiry::Never, Condition::IfAbsent);
-        assert!(!set);
-        assert_eq!(old.as_deref(), Some(&b"v"[..]));
-    }
-
-    #[test]
-    fn an_expired_key_is_never_returned() {
-        let db = Db::default();
-        let past = Instant::now() - Duration::from_millis(1);
-        db.set(b"k", b"v", Expiry::At(past), Condition::Always);
-        assert_eq!(db.get(b"k"), None);
-        assert_eq!(db.len(), 0, "reading it deleted it");
-        // And NX sees it as absent.
-        assert!(db.set(b"k", b"v", Expiry::Never, Condition::IfAbsent).0);
-    }
-
-    #[test]
-    fn expired_keys_nobody_reads_are_purged() {
-        let db = Db::default();
-        let soon = Instant::now() + Duration::from_secs(60);
-        for i in 0..2_500 {
-            db.set(
-                format!("k{i}").as_bytes(),
-                b"v",
-                Expiry::At(soon),
-                Condition::Always,
-            );
-        }
-        db.set(b"stays", b"v", Expiry::Never, Condition::Always);
-        assert_eq!(db.purge_expired(Instant::now(), usize::MAX), 0);
-        let later = soon + Duration::from_millis(1);
-        assert_eq!(db.purge_expired(later, 1_000), 1_000, "bounded slices");
-        assert_eq!(db.purge_expired(later, usize::MAX), 1_500);
-        assert_eq!(db.len(), 1);
-    }
-
-    #[test]
-    fn overwriting_drops_or_keeps_the_old_expiry() {
-        let db = Db::default();
-        let soon = Instant::now() + Duration::from_millis(5);
-        db.set(b"k", b"v", Expiry::At(soon), Condition::Always);
-        db.set(b"k", b"w", Expiry::Never, Condition::Always);
-        assert_eq!(
-            db.purge_expired(soon + Duration::from_secs(1), usize::MAX),
-            0
-        );
-        assert_eq!(db.lock().expirations.len(), 0);
-        db.set(b"k", b"v", Expiry::At(soon), Condition::Always);
-        db.set(b"k", b"x", Expiry::Keep, Condition::Always);
-        assert_eq!(
-            db.purge_expired(soon + Duration::from_secs(1), usize::MAX),
-            1
-        );
-    }
-}

@@ -1,19 +1,21 @@
-//! # Stage 5: RESP, with PING, ECHO, GET and SET
+//! # Stage 8: Redis's exact edges
 //!
-//! **What this stage adds over stage 4:** a real protocol and real
-//! commands. A parser reads any RESP command (and inline commands typed
-//! into telnet), split at any byte or many to a read; commands run against
-//! a key space shared by all clients, with expiry; replies and errors are
-//! Redis's own, byte for byte; and the replies to a batch of pipelined
-//! commands go out in one write.
+//! **What this stage adds over stage 7:** the details a person at a
+//! terminal, a client library or a hostile peer runs into, each in a place
+//! of its own. Inline commands typed into telnet, split as Redis splits them
+//! (`protocol/inline.rs`); Redis's limits on line lengths, argument counts
+//! and bulk lengths, with its protocol errors; a close that lets the error
+//! reply reach the client; the unknown-command error cut at 128 bytes as
+//! Redis cuts it; the commands clients send when they connect
+//! (`command/handshake.rs`); and QUIT.
 //!
 //! **Try it:**
 //!
 //! ```text
 //! cargo run -p stage-08-errors-and-limits -- --port 6380
-//! redis-cli -p 6380 SET greeting "hello world" EX 60     # OK
-//! redis-cli -p 6380 GET greeting                         # "hello world"
-//! telnet 127.0.0.1 6380                                  # then type: ECHO hi
+//! telnet 127.0.0.1 6380              # then type: SET greeting "hello world"
+//! redis-cli -p 6380 CONFIG GET save  # 1) "save" 2) ""
+//! redis-benchmark -p 6380 -t set,get -P 16 -q
 //! ```
 //!
 //! The layers, one file each: `protocol` (bytes to commands), `command`
@@ -23,7 +25,7 @@
 //! **Shortcuts it still takes** (each is marked `SHORTCUT(stage N)` where it
 //! is taken, N being the stage that removes it):
 //! - the key space is std's `HashMap`, and expiry keeps an ordered set of
-//!   deadlines instead of sampling keys as Redis does (stage 6).
+//!   deadlines instead of sampling keys as Redis does (stage 9).
 
 mod command;
 mod config;
@@ -119,13 +121,12 @@ async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
                     ));
                 }
             };
-            let (reply, quit) = match Command::parse(args) {
-                Ok(command) => {
-                    let quit = command == Command::Quit;
-                    (command.execute(&db), quit)
-                }
+            let command = Command::parse(args);
+            let quit = matches!(command, Ok(Command::Quit));
+            let reply = match command {
+                Ok(command) => command.execute(&db),
                 // A bad command gets its error; the connection goes on.
-                Err(error) => (error, false),
+                Err(error) => error,
             };
             connection.queue(&reply);
             if quit {
