@@ -1,0 +1,232 @@
+//! The chat: who is connected under which nick, and the fanout of every
+//! line to the clients who should receive it.
+//!
+//! A registry under a lock, in which nobody writes to a socket: a fanout
+//! takes the lock, puts the line into each recipient's outbox (which never
+//! waits, see `outbox.rs`), and lets go. The chapter compares this with the
+//! other designs. An outbox that would pass its bound belongs to a client
+//! that is not reading: it is disconnected on the spot, and logged. Nobody
+//! waits for it, and nothing is lost silently.
+//!
+//! The lock is std's `Mutex`, not Tokio's: it is never held
+//! across an `.await` (nothing here awaits), so no task can be suspended
+//! holding it. One lock for every change also gives the chat one order of
+//! events: every client receives the lines in the order they were said.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+
+use bytes::Bytes;
+use stage_13_chat_slow_clients::line::MAX_LINE;
+use tokio::task::AbortHandle;
+
+use crate::nick;
+use crate::outbox::{self, Outbox, OutboxReceiver};
+
+/// Each connection's number, from 1 up, never reused.
+pub type ClientId = u64;
+
+// ANCHOR: state
+/// The chat, shared by every connection's task (in an `Arc`).
+#[derive(Default)]
+pub struct Hub {
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The id of the last client that connected.
+    last_id: ClientId,
+    clients: HashMap<ClientId, Client>,
+}
+
+struct Client {
+    nick: String,
+    outbox: Outbox,
+    /// The client's reader and writer tasks, to stop them when it is
+    /// disconnected for not reading.
+    tasks: Vec<AbortHandle>,
+}
+
+/// Who receives a line.
+#[derive(Clone, Copy)]
+enum To {
+    One(ClientId),
+    AllBut(ClientId),
+}
+// ANCHOR_END: state
+
+impl Hub {
+    // ANCHOR: join
+    /// Registers a new client under its default nick, and sends it the
+    /// welcome. Returns its id, and the end of its outbox that its writer
+    /// task drains.
+    pub fn join(&self) -> (ClientId, OutboxReceiver) {
+        let (outbox, receiver) = outbox::outbox();
+        let mut state = self.lock();
+        state.last_id += 1;
+        let id = state.last_id;
+        let nick = format!("user{id}");
+        let welcome = format!("Welcome, {nick}! Set your name with /nick NAME.\n");
+        let tasks = Vec::new();
+        state.clients.insert(
+            id,
+            Client {
+                nick,
+                outbox,
+                tasks,
+            },
+        );
+        state.deliver(To::One(id), Bytes::from(welcome));
+        (id, receiver)
+    }
+
+    /// Records the client's tasks, so that they can be stopped if it has to
+    /// be disconnected. If that has happened already (it joined, and did not
+    /// read fast enough even before its tasks started), stops them now.
+    pub fn attach_tasks(&self, id: ClientId, tasks: Vec<AbortHandle>) {
+        let mut state = self.lock();
+        match state.clients.get_mut(&id) {
+            Some(client) => client.tasks = tasks,
+            None => tasks.iter().for_each(AbortHandle::abort),
+        }
+    }
+    // ANCHOR_END: join
+
+    // ANCHOR: handle_line
+    /// Acts on one cleaned line from a client: a chat line for the others,
+    /// or a command.
+    pub fn handle_line(&self, id: ClientId, line: &str) {
+        if line.is_empty() {
+            return;
+        }
+        let mut state = self.lock();
+        let Some(client) = state.clients.get(&id) else {
+            return;
+        };
+        let Some(command) = line.strip_prefix('/') else {
+            let chat = format!("{}> {line}\n", client.nick);
+            print!("{chat}");
+            state.deliver(To::AllBut(id), Bytes::from(chat));
+            return;
+        };
+        // The command's name, and after one space its argument.
+        let (name, argument) = command.split_once(' ').unwrap_or((command, ""));
+        match name {
+            "nick" => state.rename(id, argument),
+            // SHORTCUT(stage 14): /nick is the only command.
+            _ => state.reply(id, format!("! unknown command /{name}\n")),
+        }
+    }
+
+    /// Tells the client its line was over the limit, and not sent.
+    pub fn line_too_long(&self, id: ClientId) {
+        let error = format!("! line too long (over {MAX_LINE} bytes): not sent\n");
+        self.lock().reply(id, error);
+    }
+
+    /// Removes a client that left. Its outbox closes with it, so its writer
+    /// task writes what is still queued and ends.
+    pub fn leave(&self, id: ClientId) {
+        // SHORTCUT(stage 14): the others are not told.
+        self.lock().clients.remove(&id);
+    }
+    // ANCHOR_END: handle_line
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a task panicked while holding it. Every
+        // change here leaves the state whole before anything can panic, so
+        // go on with it rather than take the whole chat down.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+impl State {
+    fn reply(&mut self, id: ClientId, line: impl Into<Bytes>) {
+        self.deliver(To::One(id), line.into());
+    }
+
+    // ANCHOR: rename
+    fn rename(&mut self, id: ClientId, new_nick: &str) {
+        if !nick::is_valid(new_nick) {
+            let rule = format!(
+                "! a nick is 1-{} printable characters, without spaces\n",
+                nick::MAX_NICK
+            );
+            self.reply(id, rule);
+            return;
+        }
+        // A walk through every client: renaming is rare, and a second map,
+        // by nick, would be one more thing to keep in step.
+        let taken = self
+            .clients
+            .iter()
+            .any(|(&other, client)| other != id && client.nick == new_nick);
+        if taken || nick::is_future_default(new_nick, self.last_id) {
+            self.reply(id, format!("! the nick {new_nick} is taken\n"));
+            return;
+        }
+        let Some(client) = self.clients.get_mut(&id) else {
+            return;
+        };
+        let old_nick = std::mem::replace(&mut client.nick, new_nick.to_string());
+        self.reply(id, format!("* you are now {new_nick}\n"));
+        if old_nick != new_nick {
+            println!("{old_nick} is now {new_nick}");
+            let notice = format!("* {old_nick} is now {new_nick}\n");
+            self.deliver(To::AllBut(id), Bytes::from(notice));
+        }
+    }
+    // ANCHOR_END: rename
+
+    // ANCHOR: deliver
+    /// Puts `line` in the outbox of each recipient, and disconnects any
+    /// recipient whose outbox is full: one allocation for the line, however
+    /// many receive it, and no waiting for anyone.
+    fn deliver(&mut self, to: To, line: Bytes) {
+        for id in self.fan_out(to, &line) {
+            let Some(client) = self.clients.remove(&id) else {
+                continue;
+            };
+            println!(
+                "server: disconnected {} (id {id}): {} bytes were waiting, it is not reading",
+                client.nick,
+                client.outbox.queued()
+            );
+            // Stopping its tasks closes its socket; its queue is dropped
+            // with `client`.
+            for task in &client.tasks {
+                task.abort();
+            }
+        }
+    }
+
+    /// Queues `line` for each recipient: the ones whose outbox refused it.
+    fn fan_out(&self, to: To, line: &Bytes) -> Vec<ClientId> {
+        let mut too_slow = Vec::new();
+        let mut send = |id: ClientId, client: &Client| {
+            if !client.outbox.send(line) {
+                too_slow.push(id);
+            }
+        };
+        match to {
+            To::One(id) => {
+                if let Some(client) = self.clients.get(&id) {
+                    send(id, client);
+                }
+            }
+            To::AllBut(sender) => {
+                for (&id, client) in &self.clients {
+                    if id != sender {
+                        send(id, client);
+                    }
+                }
+            }
+        }
+        too_slow
+    }
+    // ANCHOR_END: deliver
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,214 @@
+//! # Stage 13: slow clients
+//!
+//! **What this stage adds over stage 12:** a client that stops reading (a
+//! laptop gone to sleep, a script that forgot us) is disconnected, and
+//! logged, instead of being queued for without end. Each client's outbox
+//! is bounded in bytes (`outbox.rs`), and a line that would pass the bound
+//! disconnects that client on the spot (`chat.rs`). For that to be fair to
+//! the clients that do read, the server runs on one thread, and a client
+//! that floods the chat lets the writers run after each read (see `main`
+//! and `handle_client`). And it is ready for 10,000 clients: an idle client
+//! keeps no read buffer (`line.rs`), the queue of connections waiting to
+//! be accepted holds 1,024 (`config.rs`), and the server warns at start
+//! when the limit on open files is too low for that many.
+//!
+//! **Try it:**
+//!
+//! ```text
+//! cargo run -p stage-13-chat-slow-clients      # listens on 127.0.0.1:7711
+//! nc 127.0.0.1 7711                            # then Ctrl-Z: it stops reading
+//! nc 127.0.0.1 7711 > /dev/null                # a client that reads
+//! yes "$(printf '%0999d' 0)" | head -n 16000 | nc -q1 127.0.0.1 7711 > /dev/null
+//! ```
+//!
+//! The server's log says when it disconnects the stopped client. For
+//! thousands of clients, raise the limit on open files first (`ulimit -n
+//! 20000`): each client is one.
+//!
+//! **Shortcuts it still takes** (each is marked `SHORTCUT(stage N)` where it
+//! is taken, N being the stage that removes it):
+//! - nobody is told who joins or leaves, and there is no history, `/who`,
+//!   `/msg`, `/me`, `/help` or `/quit` (stage 14).
+
+mod chat;
+mod config;
+mod nick;
+mod outbox;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use stage_13_chat_slow_clients::line::{self, Line, LineReader};
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::chat::{ClientId, Hub};
+
+/// How long a client that leaves gets to take the lines still queued for
+/// it before its connection is closed anyway.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Open files wanted for thousands of clients: one per client, and a few.
+const WANTED_OPEN_FILES: u64 = 20_000;
+
+// ANCHOR: main
+// One thread for the whole chat, as in Redis and smallchat. The work per
+// line is small (a lock, a handle put in each outbox, a write per client),
+// and what one thread buys is order: a client that pours lines in yields
+// after each read (see `handle_client`), and every writer task its lines
+// woke runs before it reads again, so outboxes are drained as fast as they
+// fill. With worker threads, those writers can wait for a thread the
+// system has not scheduled while the flood goes on, and clients that do
+// read are dropped as if they did not.
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let config = config::Config::from_args()?;
+    let listener = config.listen().await?;
+    println!(
+        "{} listening on {}",
+        env!("CARGO_PKG_NAME"),
+        listener.local_addr()?
+    );
+    warn_if_few_open_files();
+    serve(listener, Arc::new(Hub::default())).await
+}
+// ANCHOR_END: main
+
+// ANCHOR: serve
+/// Accepts clients forever, and starts each one's tasks.
+async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // A failed accept (say, too many open files) is about one
+                // client, not the server: wait a moment and go on.
+                eprintln!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        println!("{peer} connected");
+        connect(socket, peer, &hub);
+    }
+}
+
+/// Joins a new client to the chat, and starts its two tasks: one reads
+/// its lines and acts on them, the other writes its outbox. The chat keeps
+/// both tasks' handles, to stop them if the client is not reading.
+fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>) {
+    // The writer sends what is queued in one write already; don't let
+    // Nagle's algorithm hold a line back waiting for an acknowledgement.
+    let _ = socket.set_nodelay(true);
+    let (read_half, write_half) = socket.into_split();
+    let (id, outbox) = hub.join();
+    let writer = tokio::spawn(outbox::write_outbox(write_half, outbox));
+    let writer_abort = writer.abort_handle();
+    // Every task holds the chat: an `Arc` is a shared pointer, and cloning
+    // it copies the pointer.
+    let reader_hub = Arc::clone(hub);
+    let reader = tokio::spawn(async move {
+        match handle_client(read_half, reader_hub, id, writer).await {
+            Ok(()) => println!("{peer} left"),
+            Err(error) => println!("{peer} dropped: {error}"),
+        }
+    });
+    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()]);
+}
+// ANCHOR_END: serve
+
+// ANCHOR: handle_client
+/// The client's reader task: acts on every line it sends, until it leaves
+/// or is disconnected for not reading (then this task is stopped from
+/// outside, at its next `.await`). What the others say reaches it through
+/// its outbox, which the `writer` task writes: this one only reads, so a
+/// client that does not read cannot stop us hearing it, or hearing it
+/// leave.
+async fn handle_client(
+    socket: OwnedReadHalf,
+    hub: Arc<Hub>,
+    id: ClientId,
+    mut writer: JoinHandle<std::io::Result<()>>,
+) -> std::io::Result<()> {
+    let mut lines = LineReader::default();
+    let result = loop {
+        // Every whole line in the buffer first, then read more.
+        while let Some(line) = lines.next_line() {
+            match line {
+                Line::Text(raw) => hub.handle_line(id, &line::clean(&raw)),
+                Line::TooLong => hub.line_too_long(id),
+            }
+        }
+        // Let the writers of everyone these lines went to run before we
+        // read more. Without this, a client sending as fast as it can is
+        // served read after read (Tokio makes a task yield only after 128
+        // of them), its lines pile up unwritten in the outboxes, and
+        // clients that do read look as if they did not.
+        tokio::task::yield_now().await;
+        match lines.read_from(&socket).await {
+            Ok(true) => {}
+            // The client closed the connection.
+            Ok(false) => break Ok(()),
+            Err(error) => break Err(error),
+        }
+    };
+    // Leaving closes the client's outbox: its writer writes what is still
+    // queued, and ends the connection. A client that does not read that
+    // gets CLOSE_TIMEOUT, not forever.
+    hub.leave(id);
+    if tokio::time::timeout(CLOSE_TIMEOUT, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+    result
+}
+// ANCHOR_END: handle_client
+
+// ANCHOR: open_files
+/// Every client is an open file (its socket), and the usual limit is 1024
+/// per process: the 1025th client would be refused (`accept` fails with
+/// "too many open files", which the accept loop survives). Say so at
+/// start, rather than let someone find out with a thousand users online.
+fn warn_if_few_open_files() {
+    // Only Linux has /proc; elsewhere, say nothing.
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    if let Some(limit) = open_files_limit(&limits) {
+        if limit < WANTED_OPEN_FILES {
+            eprintln!(
+                "warning: at most {limit} open files (ulimit -n): raise it with \
+                 `ulimit -n {WANTED_OPEN_FILES}` for thousands of clients"
+            );
+        }
+    }
+}
+
+/// The soft limit from the "Max open files" line of `/proc/self/limits`;
+/// `None` if it is "unlimited" or missing.
+fn open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    let soft_limit = line
+        .strip_prefix("Max open files")?
+        .split_whitespace()
+        .next()?;
+    soft_limit.parse().ok()
+}
+// ANCHOR_END: open_files
+
+#[cfg(test)]
+mod tests;
