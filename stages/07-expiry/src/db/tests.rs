@@ -12,6 +12,24 @@ fn set_then_get() {
 }
 
 #[test]
+fn every_clone_shares_one_key_space() {
+    let db = Db::default();
+    let other = db.clone();
+    other.set(b"k", b"v", Expiry::Never, Condition::Always);
+    assert_eq!(db.get(b"k").as_deref(), Some(&b"v"[..]));
+}
+
+#[test]
+fn keys_and_values_are_any_bytes() {
+    let db = Db::default();
+    let every_byte: Vec<u8> = (0..=255).collect();
+    db.set(&every_byte, b"\0\r\n", Expiry::Never, Condition::Always);
+    assert_eq!(db.get(&every_byte).as_deref(), Some(&b"\0\r\n"[..]));
+    db.set(b"", b"", Expiry::Never, Condition::Always);
+    assert_eq!(db.get(b"").as_deref(), Some(&b""[..]));
+}
+
+#[test]
 fn nx_and_xx() {
     let db = Db::default();
     assert!(!db.set(b"k", b"v", Expiry::Never, Condition::IfPresent).0);

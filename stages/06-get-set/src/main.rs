@@ -1,0 +1,143 @@
+//! # Stage 6: GET and SET
+//!
+//! **What this stage adds over stage 5:** state. A key space (`db.rs`), one
+//! map from keys to values shared by every client behind one lock: SET
+//! stores a value (`+OK`), GET returns it (a bulk string, or `$-1`, the null
+//! bulk string, for a missing key). What one client sets, every other
+//! client reads.
+//!
+//! **Try it:**
+//!
+//! ```text
+//! cargo run -p stage-06-get-set -- --port 6380
+//! redis-cli -p 6380 SET greeting "hello world"   # OK
+//! redis-cli -p 6380 GET greeting                 # "hello world"
+//! redis-cli -p 6380 GET nobody                   # (nil)
+//! ```
+//!
+//! The layers, one file each: `protocol` (bytes to commands), `command`
+//! (arguments to a checked command, and running it), `db` (the key space),
+//! `reply` (replies to bytes), `connection` (the socket and its buffers).
+//!
+//! **Shortcuts it still takes** (each is marked `SHORTCUT(stage N)` where it
+//! is taken, N being the stage that removes it):
+//! - SET takes no options (NX, XX, GET, EX, PX, ...), and keys never expire
+//!   (stage 7);
+//! - RESP arrays only: no inline commands typed into telnet; no limits on
+//!   line lengths, argument counts or bulk lengths (the buffer grows only
+//!   with bytes that arrive); a plain close after a protocol error; the
+//!   unknown-command error quotes every argument whole; no answers to the
+//!   commands clients send when they connect, and no QUIT (stage 8);
+//! - the key space is std's `HashMap` (stage 9).
+
+mod command;
+mod config;
+mod connection;
+mod db;
+mod protocol;
+mod reply;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::command::Command;
+use crate::connection::{Connection, WRITE_HIGH_WATER};
+use crate::db::Db;
+use crate::reply::Reply;
+
+// ANCHOR: main
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let config = config::Config::from_args()?;
+    let listener = config.listen().await?;
+    println!(
+        "{} listening on {}",
+        env!("CARGO_PKG_NAME"),
+        listener.local_addr()?
+    );
+    let db = Db::default();
+    serve(listener, db).await
+}
+// ANCHOR_END: main
+
+// ANCHOR: serve
+/// Accepts clients forever, and serves each in a task of its own.
+async fn serve(listener: TcpListener, db: Db) -> Result<()> {
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // A failed accept (say, too many open files) is about one
+                // client, not the server: wait a moment and go on.
+                eprintln!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        println!("{peer} connected");
+        // A task is not a thread: it costs the memory of its state (here,
+        // mostly the client's buffer: a few KiB), not a stack of its own.
+        // Tokio runs thousands of them on a handful of threads, switching at
+        // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
+        // this loop iteration.
+        let db = db.clone();
+        tokio::spawn(async move {
+            match handle_client(socket, db).await {
+                Ok(()) => println!("{peer} left"),
+                Err(error) => println!("{peer} dropped: {error}"),
+            }
+        });
+    }
+}
+// ANCHOR_END: serve
+
+// ANCHOR: handle_client
+/// Runs every command the client sends, until it leaves or breaks the
+/// protocol.
+async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
+    let mut connection = Connection::new(socket);
+    loop {
+        // Run every whole command already read; their replies collect in
+        // the write buffer.
+        loop {
+            let args = match connection.next_command() {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(error) => {
+                    // The stream is out of step: we cannot know where the
+                    // next command starts. Say why, and close, as Redis does.
+                    connection.queue(&Reply::error(&error));
+                    connection.close().await?;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        error.to_string(),
+                    ));
+                }
+            };
+            let reply = match Command::parse(args) {
+                Ok(command) => command.execute(&db),
+                // A bad command gets its error; the connection goes on.
+                Err(error) => error,
+            };
+            connection.queue(&reply);
+            if connection.queued() > WRITE_HIGH_WATER {
+                connection.flush().await?;
+            }
+        }
+        // One write for all the replies this read made possible.
+        connection.flush().await?;
+        if !connection.read_more().await? {
+            return Ok(());
+        }
+    }
+}
+// ANCHOR_END: handle_client
