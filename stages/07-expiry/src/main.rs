@@ -39,6 +39,8 @@ mod connection;
 mod db;
 mod protocol;
 mod reply;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 

@@ -15,7 +15,8 @@ use crate::reply::Reply;
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
 /// Past this many bytes of replies, write them out before running more
-/// commands, so that a pipeline of large GETs cannot pile up in memory.
+/// commands, so that a long pipeline of large replies cannot pile up in
+/// memory.
 pub const WRITE_HIGH_WATER: usize = 64 * 1024;
 
 pub struct Connection {

@@ -1,0 +1,123 @@
+use super::*;
+
+fn parse_all(bytes: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
+    let mut parser = Parser::default();
+    let mut buffer = BytesMut::from(bytes);
+    let mut commands = Vec::new();
+    while let Some(command) = parser.next_command(&mut buffer)? {
+        commands.push(command);
+    }
+    Ok(commands)
+}
+
+fn words(command: &[Bytes]) -> Vec<&[u8]> {
+    command.iter().map(|arg| arg.as_ref()).collect()
+}
+
+/// Feeds `bytes` one at a time, taking every command as soon as it is whole.
+fn parse_byte_by_byte(bytes: &[u8]) -> Vec<Vec<Bytes>> {
+    let mut parser = Parser::default();
+    let mut buffer = BytesMut::new();
+    let mut commands = Vec::new();
+    for &byte in bytes {
+        buffer.extend_from_slice(&[byte]);
+        while let Some(command) = parser.next_command(&mut buffer).unwrap() {
+            commands.push(command);
+        }
+    }
+    assert!(buffer.is_empty(), "every byte was taken");
+    commands
+}
+
+#[test]
+fn reads_a_command_split_at_every_byte() {
+    let commands = parse_byte_by_byte(b"*3\r\n$3\r\nSET\r\n$3\r\nk\r\n\r\n$0\r\n\r\n");
+    assert_eq!(commands.len(), 1);
+    assert_eq!(words(&commands[0]), [&b"SET"[..], b"k\r\n", b""]);
+}
+
+#[test]
+fn reads_a_command_split_in_two_at_every_byte() {
+    let bytes = b"*2\r\n$4\r\nECHO\r\n$11\r\nhello world\r\n";
+    for split in 0..=bytes.len() {
+        let mut parser = Parser::default();
+        let mut buffer = BytesMut::from(&bytes[..split]);
+        let mut commands = Vec::new();
+        while let Some(command) = parser.next_command(&mut buffer).unwrap() {
+            commands.push(command);
+        }
+        buffer.extend_from_slice(&bytes[split..]);
+        while let Some(command) = parser.next_command(&mut buffer).unwrap() {
+            commands.push(command);
+        }
+        assert_eq!(commands.len(), 1, "split at {split}");
+        assert_eq!(words(&commands[0]), [&b"ECHO"[..], b"hello world"]);
+    }
+}
+
+#[test]
+fn reads_many_commands_from_one_buffer() {
+    let one = b"*1\r\n$4\r\nPING\r\n";
+    let commands = parse_all(&one.repeat(100)).unwrap();
+    assert_eq!(commands.len(), 100);
+}
+
+#[test]
+fn skips_empty_arrays() {
+    let commands = parse_all(b"*0\r\n*-1\r\n*1\r\n$4\r\nPING\r\n").unwrap();
+    assert_eq!(commands.len(), 1);
+    assert_eq!(words(&commands[0]), [&b"PING"[..]]);
+}
+
+#[test]
+fn protocol_errors_as_redis_words_them() {
+    for (bytes, expected) in [
+        (&b"*abc\r\n"[..], "Protocol error: invalid multibulk length"),
+        (b"*1\r\n$abc\r\n", "Protocol error: invalid bulk length"),
+        (b"*1\r\n$-1\r\n", "Protocol error: invalid bulk length"),
+        (b"*2\r\n+foo\r\n", "Protocol error: expected '$', got '+'"),
+        (b"PING\r\n", "Protocol error: expected '*', got 'P'"),
+        (b"\r\n", "Protocol error: expected '*', got '\r'"),
+        (
+            b"*1\r\n$4\r\nPINGxx",
+            "Protocol error: expected '\\r\\n' after the bulk string data",
+        ),
+    ] {
+        assert_eq!(
+            parse_all(bytes).unwrap_err().to_string(),
+            expected,
+            "{bytes:?}"
+        );
+    }
+}
+
+#[test]
+fn a_declared_length_allocates_nothing() {
+    let mut parser = Parser::default();
+    let mut buffer = BytesMut::from(&b"*9223372036854775807\r\n$9223372036854775807\r\nab"[..]);
+    let capacity = buffer.capacity();
+    assert_eq!(parser.next_command(&mut buffer), Ok(None));
+    assert!(buffer.capacity() <= capacity, "the buffer did not grow");
+    assert!(parser.pending.as_ref().unwrap().args.capacity() <= 8);
+}
+
+#[test]
+fn integers_are_read_as_redis_reads_them() {
+    assert_eq!(parse_integer(b"0"), Some(0));
+    assert_eq!(parse_integer(b"-12"), Some(-12));
+    assert_eq!(parse_integer(b"9223372036854775807"), Some(i64::MAX));
+    assert_eq!(parse_integer(b"-9223372036854775808"), Some(i64::MIN));
+    for bad in [
+        &b""[..],
+        b"-",
+        b"+1",
+        b"01",
+        b"-0",
+        b" 1",
+        b"1 ",
+        b"9223372036854775808",
+        b"1e3",
+    ] {
+        assert_eq!(parse_integer(bad), None, "{bad:?}");
+    }
+}
