@@ -1,0 +1,242 @@
+//! # Stage 14: who is here
+//!
+//! **What this stage adds over stage 13:** presence. Everyone is told who
+//! joins and who leaves; a newcomer is shown the last 20 messages; and the
+//! commands (`command.rs`) ask who is online (`/who`), write to one person
+//! (`/msg`), act (`/me`), list the commands (`/help`) and leave (`/quit`).
+//! And the chat has its own client (`bin/client/`), a prompt that incoming
+//! lines do not break, sharing the protocol of `lib.rs` with the server.
+//!
+//! **Try it:**
+//!
+//! ```text
+//! cargo run -p stage-14-chat-presence          # listens on 127.0.0.1:7711
+//! nc 127.0.0.1 7711                            # in a second terminal
+//! cargo run -p stage-14-chat-presence --bin stage-14-chat-presence-client
+//! /nick alice
+//! hello, everyone
+//! /who
+//! /msg user1 just you
+//! /me waves
+//! /quit
+//! ```
+//!
+//! **Shortcuts it still takes:** none that a later stage removes. What it
+//! leaves out is left out on purpose: a nick is anyone's who asks first,
+//! there is one room, the history lives in memory, nothing is encrypted,
+//! and nothing limits how fast one client may talk (a flood can push a
+//! reader on a slow link over its outbox's bound).
+
+mod chat;
+mod command;
+mod config;
+mod nick;
+mod outbox;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use stage_14_chat_presence::line::{self, Line, LineReader};
+use tokio::net::tcp::OwnedReadHalf;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
+
+use crate::chat::{ClientId, Flow, Hub};
+
+/// How long a client that leaves gets to take the lines still queued for
+/// it (a `/who` reply, "* bye") before its connection is closed anyway.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Open files wanted for thousands of clients: one per client, and a few.
+const WANTED_OPEN_FILES: u64 = 20_000;
+
+// ANCHOR: main
+// One thread for the whole chat, as in Redis and smallchat. The work per
+// line is small (a lock, a handle put in each outbox, a write per client),
+// and what one thread buys is order: a client that pours lines in yields
+// after each read (see `handle_client`), and every writer task its lines
+// woke runs before it reads again, so outboxes are drained as fast as they
+// fill. With worker threads, those writers can wait for a thread the
+// system has not scheduled while the flood goes on, and clients that do
+// read are dropped as if they did not.
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let config = config::Config::from_args()?;
+    let listener = config.listen().await?;
+    println!(
+        "{} listening on {}",
+        env!("CARGO_PKG_NAME"),
+        listener.local_addr()?
+    );
+    warn_if_few_open_files();
+    serve(listener, Arc::new(Hub::default())).await
+}
+// ANCHOR_END: main
+
+// ANCHOR: serve
+/// Accepts clients forever, and starts each one's tasks.
+async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // A failed accept (say, too many open files) is about one
+                // client, not the server: wait a moment and go on.
+                eprintln!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        println!("{peer} connected");
+        connect(socket, peer, &hub);
+    }
+}
+
+/// Joins a new client to the chat, and starts its two tasks: one reads
+/// its lines and acts on them, the other writes its outbox. The chat keeps
+/// both tasks' handles, to stop them if the client is not reading.
+fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>) {
+    // The writer sends what is queued in one write already; don't let
+    // Nagle's algorithm hold a line back waiting for an acknowledgement.
+    let _ = socket.set_nodelay(true);
+    let (read_half, write_half) = socket.into_split();
+    let (id, outbox) = hub.join();
+    let writer = tokio::spawn(outbox::write_outbox(write_half, outbox));
+    let writer_abort = writer.abort_handle();
+    // Every task holds the chat: an `Arc` is a shared pointer, and cloning
+    // it copies the pointer.
+    let reader_hub = Arc::clone(hub);
+    let reader = tokio::spawn(async move {
+        match handle_client(read_half, reader_hub, id, writer).await {
+            Ok(()) => println!("{peer} left"),
+            Err(error) => println!("{peer} dropped: {error}"),
+        }
+    });
+    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()]);
+}
+// ANCHOR_END: serve
+
+// ANCHOR: handle_client
+/// The client's reader task: acts on every line it sends, until it leaves,
+/// sends `/quit`, or is disconnected for not reading (then this task is stopped from
+/// outside, at its next `.await`). What the others say reaches it through
+/// its outbox, which the `writer` task writes: this one only reads, so a
+/// client that does not read cannot stop us hearing it, or hearing it
+/// leave.
+async fn handle_client(
+    socket: OwnedReadHalf,
+    hub: Arc<Hub>,
+    id: ClientId,
+    mut writer: JoinHandle<std::io::Result<()>>,
+) -> std::io::Result<()> {
+    let mut lines = LineReader::default();
+    let mut quit = false;
+    let result = 'connection: loop {
+        // Every whole line in the buffer first, then read more.
+        while let Some(line) = lines.next_line() {
+            let flow = match line {
+                Line::Text(raw) => hub.handle_line(id, &line::clean(&raw)),
+                Line::TooLong => {
+                    hub.line_too_long(id);
+                    Flow::Continue
+                }
+            };
+            if flow == Flow::Stop {
+                quit = true;
+                break 'connection Ok(());
+            }
+        }
+        // Let the writers of everyone these lines went to run before we
+        // read more. Without this, a client sending as fast as it can is
+        // served read after read (Tokio makes a task yield only after 128
+        // of them), its lines pile up unwritten in the outboxes, and
+        // clients that do read look as if they did not.
+        tokio::task::yield_now().await;
+        match lines.read_from(&socket).await {
+            Ok(true) => {}
+            // The client closed the connection.
+            Ok(false) => break Ok(()),
+            Err(error) => break Err(error),
+        }
+    };
+    // Leaving closes the client's outbox: its writer writes what is still
+    // queued ("* bye" after /quit), and ends the connection. A client that
+    // does not read that gets CLOSE_TIMEOUT, not forever.
+    hub.leave(id);
+    if tokio::time::timeout(CLOSE_TIMEOUT, &mut writer)
+        .await
+        .is_err()
+    {
+        writer.abort();
+    }
+    if quit {
+        discard_input(socket).await;
+    }
+    result
+}
+// ANCHOR_END: handle_client
+
+/// Reads and throws away what a client that sent `/quit` still sends, for
+/// a moment: closing a socket with the client's bytes unread makes the
+/// kernel send a reset, which can destroy "* bye" before it is read.
+async fn discard_input(mut socket: OwnedReadHalf) {
+    use tokio::io::AsyncReadExt;
+    let drain = async {
+        // On the heap: an array would make every reader task 4 KiB larger.
+        let mut sink = vec![0u8; 4096];
+        let mut drained = 0;
+        while drained < 1024 * 1024 {
+            match socket.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(read) => drained += read,
+            }
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_millis(500), drain).await;
+}
+
+// ANCHOR: open_files
+/// Every client is an open file (its socket), and the usual limit is 1024
+/// per process: the 1025th client would be refused (`accept` fails with
+/// "too many open files", which the accept loop survives). Say so at
+/// start, rather than let someone find out with a thousand users online.
+fn warn_if_few_open_files() {
+    // Only Linux has /proc; elsewhere, say nothing.
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else {
+        return;
+    };
+    if let Some(limit) = open_files_limit(&limits) {
+        if limit < WANTED_OPEN_FILES {
+            eprintln!(
+                "warning: at most {limit} open files (ulimit -n): raise it with \
+                 `ulimit -n {WANTED_OPEN_FILES}` for thousands of clients"
+            );
+        }
+    }
+}
+
+/// The soft limit from the "Max open files" line of `/proc/self/limits`;
+/// `None` if it is "unlimited" or missing.
+fn open_files_limit(limits: &str) -> Option<u64> {
+    let line = limits
+        .lines()
+        .find(|line| line.starts_with("Max open files"))?;
+    let soft_limit = line
+        .strip_prefix("Max open files")?
+        .split_whitespace()
+        .next()?;
+    soft_limit.parse().ok()
+}
+// ANCHOR_END: open_files
+
+#[cfg(test)]
+mod tests;
