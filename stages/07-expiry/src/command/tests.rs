@@ -209,3 +209,46 @@ fn dbsize_counts_the_keys() {
         "ERR wrong number of arguments for 'dbsize' command"
     );
 }
+
+#[test]
+fn nothing_a_client_sends_panics_a_command() {
+    let words = [
+        "SET",
+        "GET",
+        "k",
+        "v",
+        "NX",
+        "XX",
+        "EX",
+        "PX",
+        "EXAT",
+        "PXAT",
+        "KEEPTTL",
+        "0",
+        "1",
+        "-1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "abc",
+        "TTL",
+        "PTTL",
+        "DBSIZE",
+        "PING",
+        "ECHO",
+        "",
+    ];
+    let db = Db::default();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut below = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for _ in 0..20_000 {
+        let command: Vec<&str> = (0..below(8)).map(|_| words[below(words.len())]).collect();
+        if let Ok(command) = Command::parse(args(&command)) {
+            command.execute(&db);
+        }
+    }
+}

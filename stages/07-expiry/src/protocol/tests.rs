@@ -121,3 +121,54 @@ fn integers_are_read_as_redis_reads_them() {
         assert_eq!(parse_integer(bad), None, "{bad:?}");
     }
 }
+
+/// A small, seeded generator of pseudo-random numbers (xorshift), so that
+/// a failure repeats.
+struct Random(u64);
+
+impl Random {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+#[test]
+fn nothing_a_client_sends_panics_the_parser() {
+    let pieces: [&[u8]; 16] = [
+        b"*",
+        b"$",
+        b"\r\n",
+        b"\r",
+        b"\n",
+        b"-1",
+        b"0",
+        b"2",
+        b"3",
+        b"99999999999999999999",
+        b"PING",
+        b"\"",
+        b"'",
+        b"\\x4",
+        b" ",
+        b"\0",
+    ];
+    let mut random = Random(0x2545_f491_4f6c_dd1d);
+    for _ in 0..20_000 {
+        let mut bytes = Vec::new();
+        for _ in 0..random.below(12) {
+            bytes.extend_from_slice(pieces[random.below(pieces.len())]);
+        }
+        // Whole, and split in two at a random byte.
+        let _ = parse_all(&bytes);
+        let split = random.below(bytes.len() + 1);
+        let mut parser = Parser::default();
+        let mut buffer = BytesMut::from(&bytes[..split]);
+        if parser.next_command(&mut buffer).is_ok() {
+            buffer.extend_from_slice(&bytes[split..]);
+            while let Ok(Some(_)) = parser.next_command(&mut buffer) {}
+        }
+    }
+}
