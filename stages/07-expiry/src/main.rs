@@ -25,13 +25,13 @@
 //!
 //! **Shortcuts it still takes** (each is marked `SHORTCUT(stage N)` where it
 //! is taken, N being the stage that removes it):
-//! - the key space is std's `HashMap`, and expiry keeps an ordered set of
-//!   deadlines instead of sampling keys as Redis does (stage 9);
 //! - RESP arrays only: no inline commands typed into telnet; no limits on
 //!   line lengths, argument counts or bulk lengths (the buffer grows only
 //!   with bytes that arrive); a plain close after a protocol error; the
 //!   unknown-command error quotes every argument whole; no answers to the
-//!   commands clients send when they connect, and no QUIT (stage 8).
+//!   commands clients send when they connect, and no QUIT (stage 8);
+//! - the key space is std's `HashMap`, and expiry keeps an ordered set of
+//!   deadlines instead of sampling keys as Redis does (stage 9).
 
 mod command;
 mod config;
