@@ -36,6 +36,7 @@ impl Db {
         self.lock().get(key).cloned()
     }
 
+    // ANCHOR: set
     /// Sets `key` to `value`, replacing any value it had.
     pub fn set(&self, key: &[u8], value: &[u8]) {
         // Copied before taking the lock, to hold it for less time; and
@@ -53,4 +54,5 @@ impl Db {
             }
         }
     }
+    // ANCHOR_END: set
 }

@@ -86,6 +86,7 @@ impl Db {
         state.entries.get(key).map(|entry| entry.value.clone())
     }
 
+    // ANCHOR: set
     /// Sets `key` to `value` when `condition` allows. Returns whether it was
     /// set, and the value it had before (for `SET ... GET`).
     pub fn set(
@@ -144,6 +145,7 @@ impl Db {
         }
         (true, old_value)
     }
+    // ANCHOR_END: set
 
     /// Deletes up to `limit` keys whose time has come. Returns how many
     /// were deleted.
@@ -189,6 +191,7 @@ impl Db {
 }
 
 impl State {
+    // ANCHOR: lazy_expiry
     /// Lazy expiry: deletes `key` if its time has passed. The clock is read
     /// only for keys that have an expiry time.
     fn remove_if_expired(&mut self, key: &[u8]) {
@@ -203,6 +206,7 @@ impl State {
             self.expirations.remove(&(expired_at, key));
         }
     }
+    // ANCHOR_END: lazy_expiry
 }
 
 // ANCHOR: purge_task
