@@ -8,9 +8,10 @@
 //!
 //! Layers, from the bottom: [`escape`] (bytes shown to a human), [`random`]
 //! (seeded values), [`frame`] (what a protocol must offer), [`resp`],
-//! [`binary`] and [`lines`] (reading replies of stages 2-6, 7 and 8), [`server`] (the
-//! process under test), [`client`] (a connection with timeouts and expectations),
-//! [`check`] (checks, failures, the runner), [`stages`] (the spec).
+//! [`binary`] and [`lines`] (reading replies of stages 2-10, 11 and the chat
+//! stages), [`htstats`] (stage 9's window on a server's hash table), [`server`]
+//! (the process under test), [`client`] (a connection with timeouts and
+//! expectations), [`check`] (checks, failures, the runner), [`stages`] (the spec).
 //!
 //! Around them, the course for a learner: [`learner`] (their registered
 //! program and their progress), [`project`] (`my-server/`, started empty or
@@ -24,6 +25,7 @@ pub mod client;
 pub mod escape;
 pub mod frame;
 pub mod hints;
+pub mod htstats;
 pub mod learner;
 pub mod lines;
 pub mod lint;

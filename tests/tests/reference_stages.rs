@@ -1,6 +1,7 @@
 //! `cargo test` runs every reference stage against its own checks and
-//! against every earlier stage's checks: a stage is the previous one plus
-//! one lesson, so it must still pass everything before it.
+//! against the checks of every earlier stage it builds on: a stage is the
+//! one before plus one lesson, so it must still pass everything before it
+//! (until the protocol changes, at stage 11 and at the chat).
 //!
 //! With `COURSE_SERVER="python3 my_server.py"` set, your program is tested
 //! instead of the reference: `COURSE_SERVER=... cargo test -p tests stage_03`
@@ -31,141 +32,79 @@ fn assert_passes(server: u8, checks_of: u8) {
     println!("{printed}");
 }
 
-mod stage_01_bind_port {
-    #[test]
-    fn passes_stage_01_checks() {
-        super::assert_passes(1, 1);
-    }
+/// `stage!(stage_05_resp_echo, 5, [1, 2, 3, 4]);` tests the reference
+/// stage 5 against the checks of each stage it builds on and its own
+/// (`stage_05_resp_echo::passes_stage_01_checks`, ...,
+/// `passes_stage_05_checks`): one test each, so that they run side by side
+/// and a failure names the pair.
+macro_rules! stage {
+    ($module:ident, $number:tt, [$($earlier:tt),*]) => {
+        mod $module {
+            $(checks_of!(@ $number, $earlier);)*
+            checks_of!(@ $number, $number);
+        }
+    };
 }
 
-mod stage_02_answer_ping {
-    #[test]
-    fn passes_stage_01_checks() {
-        super::assert_passes(2, 1);
-    }
-    #[test]
-    fn passes_stage_02_checks() {
-        super::assert_passes(2, 2);
-    }
+/// A test named after the earlier stage whose checks it runs (a macro
+/// cannot make the name from the number, so each number has its arm).
+macro_rules! checks_of {
+    (@test $name:ident, $server:literal, $earlier:literal) => {
+        #[test]
+        fn $name() {
+            super::assert_passes($server, $earlier);
+        }
+    };
+    (@ $server:literal, 1) => { checks_of!(@test passes_stage_01_checks, $server, 1); };
+    (@ $server:literal, 2) => { checks_of!(@test passes_stage_02_checks, $server, 2); };
+    (@ $server:literal, 3) => { checks_of!(@test passes_stage_03_checks, $server, 3); };
+    (@ $server:literal, 4) => { checks_of!(@test passes_stage_04_checks, $server, 4); };
+    (@ $server:literal, 5) => { checks_of!(@test passes_stage_05_checks, $server, 5); };
+    (@ $server:literal, 6) => { checks_of!(@test passes_stage_06_checks, $server, 6); };
+    (@ $server:literal, 7) => { checks_of!(@test passes_stage_07_checks, $server, 7); };
+    (@ $server:literal, 8) => { checks_of!(@test passes_stage_08_checks, $server, 8); };
+    (@ $server:literal, 9) => { checks_of!(@test passes_stage_09_checks, $server, 9); };
+    (@ $server:literal, 10) => { checks_of!(@test passes_stage_10_checks, $server, 10); };
+    (@ $server:literal, 11) => { checks_of!(@test passes_stage_11_checks, $server, 11); };
+    (@ $server:literal, 12) => { checks_of!(@test passes_stage_12_checks, $server, 12); };
+    (@ $server:literal, 13) => { checks_of!(@test passes_stage_13_checks, $server, 13); };
+    (@ $server:literal, 14) => { checks_of!(@test passes_stage_14_checks, $server, 14); };
+    (@ $server:literal, 15) => { checks_of!(@test passes_stage_15_checks, $server, 15); };
+    (@ $server:literal, 16) => { checks_of!(@test passes_stage_16_checks, $server, 16); };
+    (@ $server:literal, 17) => { checks_of!(@test passes_stage_17_checks, $server, 17); };
+    (@ $server:literal, 18) => { checks_of!(@test passes_stage_18_checks, $server, 18); };
+    (@ $server:literal, 19) => { checks_of!(@test passes_stage_19_checks, $server, 19); };
+    (@ $server:literal, 20) => { checks_of!(@test passes_stage_20_checks, $server, 20); };
 }
 
-mod stage_03_many_pings {
-    #[test]
-    fn passes_stage_01_checks() {
-        super::assert_passes(3, 1);
-    }
-    #[test]
-    fn passes_stage_02_checks() {
-        super::assert_passes(3, 2);
-    }
-    #[test]
-    fn passes_stage_03_checks() {
-        super::assert_passes(3, 3);
-    }
-}
+stage!(stage_01_bind_port, 1, []);
+stage!(stage_02_answer_ping, 2, [1]);
+stage!(stage_03_many_pings, 3, [1, 2]);
+stage!(stage_04_concurrent_clients, 4, [1, 2, 3]);
+stage!(stage_05_resp_echo, 5, [1, 2, 3, 4]);
+stage!(stage_06_get_set, 6, [1, 2, 3, 4, 5]);
+stage!(stage_07_expiry, 7, [1, 2, 3, 4, 5, 6]);
+stage!(stage_08_errors_and_limits, 8, [1, 2, 3, 4, 5, 6, 7]);
+stage!(stage_09_hash_table, 9, [1, 2, 3, 4, 5, 6, 7, 8]);
+stage!(stage_10_keyspace, 10, [1, 2, 3, 4, 5, 6, 7, 8, 9]);
+stage!(stage_11_binary_protocol, 11, [1]);
+// The chat stages.
+stage!(stage_12_chat_server, 12, []);
 
-mod stage_04_concurrent_clients {
-    #[test]
-    fn passes_stage_01_checks() {
-        super::assert_passes(4, 1);
-    }
-    #[test]
-    fn passes_stage_02_checks() {
-        super::assert_passes(4, 2);
-    }
-    #[test]
-    fn passes_stage_03_checks() {
-        super::assert_passes(4, 3);
-    }
-    #[test]
-    fn passes_stage_04_checks() {
-        super::assert_passes(4, 4);
-    }
-}
-
-mod stage_08_errors_and_limits {
-    #[test]
-    fn passes_stage_01_checks() {
-        super::assert_passes(5, 1);
-    }
-    #[test]
-    fn passes_stage_02_checks() {
-        super::assert_passes(5, 2);
-    }
-    #[test]
-    fn passes_stage_03_checks() {
-        super::assert_passes(5, 3);
-    }
-    #[test]
-    fn passes_stage_04_checks() {
-        super::assert_passes(5, 4);
-    }
-    #[test]
-    fn passes_stage_05_checks() {
-        super::assert_passes(5, 5);
-    }
-}
-
-mod stage_10_keyspace {
-    #[test]
-    fn passes_stage_01_checks() {
-        super::assert_passes(6, 1);
-    }
-    #[test]
-    fn passes_stage_02_checks() {
-        super::assert_passes(6, 2);
-    }
-    #[test]
-    fn passes_stage_03_checks() {
-        super::assert_passes(6, 3);
-    }
-    #[test]
-    fn passes_stage_04_checks() {
-        super::assert_passes(6, 4);
-    }
-    #[test]
-    fn passes_stage_05_checks() {
-        super::assert_passes(6, 5);
-    }
-    #[test]
-    fn passes_stage_06_checks() {
-        super::assert_passes(6, 6);
-    }
-}
-
-mod stage_11_binary_protocol {
-    #[test]
-    fn passes_stage_01_checks() {
-        super::assert_passes(7, 1);
-    }
-    #[test]
-    fn passes_stage_07_checks() {
-        super::assert_passes(7, 7);
-    }
-}
-
-mod stage_12_chat_server {
-    #[test]
-    fn passes_stage_08_checks() {
-        super::assert_passes(8, 8);
-    }
-}
-
-/// Every stage the tester knows has its tests above (a new stage must be
-/// added here too).
+/// Every stage the tester knows has its line above, with the stages it
+/// builds on as `Stage::builds_on` says (a new stage must be added there).
 #[test]
 fn every_stage_is_tested_here() {
     let source = include_str!("reference_stages.rs");
     for stage in stages::all() {
-        let module = format!(
-            "mod stage_{:02}_{} {{",
+        let earlier: Vec<String> = stage.builds_on.iter().map(u8::to_string).collect();
+        let line = format!(
+            "stage!(stage_{:02}_{}, {}, [{}]);",
             stage.number,
-            stage.name.replace('-', "_")
+            stage.name.replace('-', "_"),
+            stage.number,
+            earlier.join(", ")
         );
-        assert!(source.contains(&module), "add `{module}` to this file");
-        for earlier in stage.builds_on.iter().copied().chain([stage.number]) {
-            let call = format!("super::assert_passes({}, {earlier});", stage.number);
-            assert!(source.contains(&call), "add a test that calls `{call}`");
-        }
+        assert!(source.contains(&line), "add `{line}` to this file");
     }
 }

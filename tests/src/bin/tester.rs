@@ -12,7 +12,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use harness::check::{RunSettings, run_stage};
+use harness::check::{RunSettings, Stage, run_stage};
 use harness::learner::{Origin, REFERENCE_KEYWORD, choose_server, record_pass, shell_quote};
 use harness::random::{SEED_VARIABLE, seed_from_environment};
 use harness::stages;
@@ -23,7 +23,7 @@ tester: runs the course's checks against a server
 usage: tester (--stage N | --upto N) [--server COMMAND] [--seed N]
   --stage N          run stage N's checks
   --upto N           run the checks of stages 1 to N that apply to stage N (all
-                     of them, until stage 7 changes the protocol), in order,
+                     of them, until stage 11 changes the protocol), in order,
                      stopping at the first stage that fails
   --server COMMAND   the program to test, as a shell command; the tester adds
                      `--port N` to it. Default: $COURSE_SERVER, or else the
@@ -152,9 +152,10 @@ fn main() -> ExitCode {
     let settings = RunSettings::new(server, seed, rerun);
     // --upto N: the earlier stages whose checks stage N must still pass
     // (all of them until the protocol changes), then stage N.
-    let selected: Vec<_> = if options.upto {
+    let selected: Vec<&Stage> = if options.upto {
         stages::all()
-            .into_iter()
+            .iter()
+            .copied()
             .filter(|stage| last.builds_on.contains(&stage.number) || stage.number == last.number)
             .collect()
     } else {

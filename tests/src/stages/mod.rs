@@ -7,7 +7,11 @@ pub mod stage_01_bind_port;
 pub mod stage_02_answer_ping;
 pub mod stage_03_many_pings;
 pub mod stage_04_concurrent_clients;
+pub mod stage_05_resp_echo;
+pub mod stage_06_get_set;
+pub mod stage_07_expiry;
 pub mod stage_08_errors_and_limits;
+pub mod stage_09_hash_table;
 pub mod stage_10_keyspace;
 pub mod stage_11_binary_protocol;
 pub mod stage_12_chat_server;
@@ -16,22 +20,29 @@ use crate::check::Stage;
 use crate::resp::{self, Reply};
 
 /// Every stage, in order.
-pub fn all() -> [&'static Stage; 8] {
-    [
-        &stage_01_bind_port::STAGE,
-        &stage_02_answer_ping::STAGE,
-        &stage_03_many_pings::STAGE,
-        &stage_04_concurrent_clients::STAGE,
-        &stage_08_errors_and_limits::STAGE,
-        &stage_10_keyspace::STAGE,
-        &stage_11_binary_protocol::STAGE,
-        &stage_12_chat_server::STAGE,
-    ]
+static ALL: &[&Stage] = &[
+    &stage_01_bind_port::STAGE,
+    &stage_02_answer_ping::STAGE,
+    &stage_03_many_pings::STAGE,
+    &stage_04_concurrent_clients::STAGE,
+    &stage_05_resp_echo::STAGE,
+    &stage_06_get_set::STAGE,
+    &stage_07_expiry::STAGE,
+    &stage_08_errors_and_limits::STAGE,
+    &stage_09_hash_table::STAGE,
+    &stage_10_keyspace::STAGE,
+    &stage_11_binary_protocol::STAGE,
+    &stage_12_chat_server::STAGE,
+];
+
+/// Every stage, in order.
+pub fn all() -> &'static [&'static Stage] {
+    ALL
 }
 
 /// Stage `number`, or `None` when there is no such stage.
 pub fn find(number: u8) -> Option<&'static Stage> {
-    all().into_iter().find(|stage| stage.number == number)
+    all().iter().copied().find(|stage| stage.number == number)
 }
 
 /// `PING` as redis-cli sends it: `*1\r\n$4\r\nPING\r\n`.

@@ -1,10 +1,8 @@
-//! Stage 6: our own hash table as the key space, and the commands that
-//! look at the key space as a whole: DEL, EXISTS, DBSIZE, KEYS, TTL, PTTL,
-//! FLUSHALL. Black-box, the table shows in what these commands answer for
-//! ten thousand keys, and in expired keys disappearing without being read.
+//! Stage 10: walking the key space. DEL, EXISTS, KEYS with Redis's glob
+//! patterns and FLUSHALL, on the stage 9 table: for ten thousand keys, and
+//! while a rehash has keys in two tables.
 
-use std::time::{Duration, Instant};
-
+use super::stage_09_hash_table::{Keys, try_to_see_a_rehash};
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::Client;
 use crate::resp::{self, Reply};
@@ -12,8 +10,8 @@ use crate::resp::{self, Reply};
 pub static STAGE: Stage = Stage {
     number: 10,
     name: "keyspace",
-    summary: "our own hash table, and DEL, EXISTS, DBSIZE, KEYS, TTL, PTTL, FLUSHALL",
-    builds_on: &[1, 2, 3, 4, 5],
+    summary: "the key space as a whole: DEL, EXISTS, KEYS, FLUSHALL",
+    builds_on: &[1, 2, 3, 4, 5, 6, 7, 8, 9],
     base: 9,
     checks: &[
         Check {
@@ -33,16 +31,12 @@ pub static STAGE: Stage = Stage {
             run: keys_with_patterns,
         },
         Check {
-            title: "TTL and PTTL: -2 for a missing key, -1 without expiry, else the time left",
-            run: ttl_and_pttl,
-        },
-        Check {
-            title: "keys that expire while nobody reads them are deleted (DBSIZE drops)",
-            run: unread_expired_keys_are_deleted,
-        },
-        Check {
             title: "FLUSHALL deletes every key",
             run: flushall_deletes_everything,
+        },
+        Check {
+            title: "KEYS, EXISTS and DEL find the keys in both tables while a rehash is on, each once",
+            run: walks_both_tables_during_a_rehash,
         },
         Check {
             title: "errors for the new commands are worded as Redis words them",
@@ -217,86 +211,6 @@ fn keys_with_patterns(context: &mut Context) -> Result<(), Failure> {
     client.expect_nothing_more()
 }
 
-fn ttl_and_pttl(context: &mut Context) -> Result<(), Failure> {
-    let (forever, timed, missing) = (context.rng.word(), context.rng.word(), context.rng.word());
-    let (forever, timed, missing) = (
-        format!("f-{forever}"),
-        format!("t-{timed}"),
-        format!("m-{missing}"),
-    );
-    let mut client = context.connect()?;
-    let explain = |failure: Failure| {
-        failure.explain(
-            "TTL answers in seconds (rounded to the nearest), PTTL in milliseconds: -2 when the \
-             key does not exist, -1 when it exists without an expiry time.",
-        )
-    };
-    client
-        .command(&[b"TTL", missing.as_bytes()], &Reply::Integer(-2))
-        .map_err(explain)?;
-    client
-        .command(&[b"PTTL", missing.as_bytes()], &Reply::Integer(-2))
-        .map_err(explain)?;
-    client.command(&[b"SET", forever.as_bytes(), b"v"], &ok())?;
-    client
-        .command(&[b"TTL", forever.as_bytes()], &Reply::Integer(-1))
-        .map_err(explain)?;
-    client
-        .command(&[b"PTTL", forever.as_bytes()], &Reply::Integer(-1))
-        .map_err(explain)?;
-    client.command(&[b"SET", timed.as_bytes(), b"v", b"EX", b"100"], &ok())?;
-    client.send(&resp::command(&[b"TTL", timed.as_bytes()]))?;
-    client.expect_integer_between(99, 100).map_err(explain)?;
-    client.send(&resp::command(&[b"PTTL", timed.as_bytes()]))?;
-    client
-        .expect_integer_between(98_000, 100_000)
-        .map_err(explain)?;
-    client.expect_nothing_more()
-}
-
-fn unread_expired_keys_are_deleted(context: &mut Context) -> Result<(), Failure> {
-    let prefix = context.rng.word();
-    let mut client = context.connect()?;
-    let mut bytes = Vec::new();
-    for i in 0..200 {
-        let key = format!("{prefix}:short:{i}");
-        bytes.extend(resp::command(&[
-            b"SET",
-            key.as_bytes(),
-            b"v",
-            b"PX",
-            b"100",
-        ]));
-    }
-    for i in 0..20 {
-        let key = format!("{prefix}:long:{i}");
-        bytes.extend(resp::command(&[b"SET", key.as_bytes(), b"v"]));
-    }
-    client.send(&bytes)?;
-    client.expect_all(&vec![ok(); 220])?;
-    // Nobody reads the 200 keys. A server with active expiry deletes them
-    // on its own within a few hundred milliseconds; allow three seconds.
-    let deadline = Instant::now() + Duration::from_secs(3);
-    let mut last = 220;
-    while Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(200));
-        client.send(&resp::command(&[b"DBSIZE"]))?;
-        last = client.expect_integer_between(0, 220)?;
-        if last == 20 {
-            return client.expect_nothing_more();
-        }
-    }
-    Err(Failure::new(format!(
-        "DBSIZE still counted {last} keys 3 s after 200 of the 220 expired unread (expected 20)"
-    ))
-    .hint(
-        "DBSIZE counts keys that have expired but were not deleted yet, as Redis does. A server \
-         that deletes expired keys only when they are read keeps them forever if nobody reads \
-         them: also delete them from a background task (Redis samples 20 keys that have an \
-         expiry time, ten times a second).",
-    ))
-}
-
 fn flushall_deletes_everything(context: &mut Context) -> Result<(), Failure> {
     let prefix = context.rng.word();
     let keys: Vec<String> = (0..100).map(|i| format!("{prefix}:{i}")).collect();
@@ -315,16 +229,82 @@ fn flushall_deletes_everything(context: &mut Context) -> Result<(), Failure> {
     client.expect_nothing_more()
 }
 
+fn walks_both_tables_during_a_rehash(context: &mut Context) -> Result<(), Failure> {
+    let size = 1 << context.rng.between(7, 9);
+    let mut keys = Keys::new(&mut context.rng);
+    let mut client = context.connect()?;
+    let mut rng = context.rng.clone();
+    try_to_see_a_rehash(&mut client, &mut keys, &mut rng, size)?;
+    let count = keys.count;
+    let names: Vec<String> = (0..count).map(|i| keys.key(i)).collect();
+    // Every other key is deleted.
+    let deleted: Vec<&String> = names.iter().step_by(2).collect();
+    let kept: Vec<u64> = (1..count).step_by(2).collect();
+    let pattern = format!("{}:*", keys.prefix);
+    let missing = format!("{}:missing", keys.prefix);
+    // In one write, right after the rehash began: every command here walks
+    // or searches both tables.
+    let mut del: Vec<&[u8]> = vec![b"DEL"];
+    del.extend(deleted.iter().map(|name| name.as_bytes()));
+    let bytes = [
+        resp::command(&[b"KEYS", pattern.as_bytes()]),
+        resp::command(&[
+            b"EXISTS",
+            names[0].as_bytes(),
+            names[0].as_bytes(),
+            names[names.len() - 1].as_bytes(),
+            missing.as_bytes(),
+        ]),
+        resp::command(&del),
+        resp::command(&[b"DBSIZE"]),
+        resp::command(&[b"KEYS", pattern.as_bytes()]),
+    ]
+    .concat();
+    client.send(&bytes)?;
+    let explain = |failure: Failure| {
+        failure.explain(
+            "A key was just added to a full table, so its keys are moving from the old table \
+             to a new one twice as big: a walk over the key space must visit both tables \
+             (each key is in exactly one), and a lookup must search both.",
+        )
+    };
+    client.expect_unordered(&bulks(&names)).map_err(explain)?;
+    client.expect(&Reply::Integer(3)).map_err(explain)?;
+    client
+        .expect(&Reply::Integer(deleted.len() as i64))
+        .map_err(explain)?;
+    client
+        .expect(&Reply::Integer(kept.len() as i64))
+        .map_err(explain)?;
+    let kept_names: Vec<String> = kept.iter().map(|&i| keys.key(i)).collect();
+    client
+        .expect_unordered(&bulks(&kept_names))
+        .map_err(explain)?;
+    // A GET of every key kept, twice (enough commands to end the rehash),
+    // then the same keys again.
+    let bytes: Vec<u8> = kept
+        .iter()
+        .chain(&kept)
+        .flat_map(|&i| resp::command(&[b"GET", keys.key(i).as_bytes()]))
+        .collect();
+    let values: Vec<Reply> = kept
+        .iter()
+        .chain(&kept)
+        .map(|&i| Reply::bulk(keys.value(i)))
+        .collect();
+    client.send(&bytes)?;
+    client.expect_all(&values).map_err(explain)?;
+    client.send(&resp::command(&[b"KEYS", pattern.as_bytes()]))?;
+    client.expect_unordered(&bulks(&kept_names))?;
+    client.expect_nothing_more()
+}
+
 fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
-    let cases: [(&[&[u8]], &str); 8] = [
+    let cases: [(&[&[u8]], &str); 5] = [
         (&[b"DEL"], "ERR wrong number of arguments for 'del' command"),
         (
             &[b"EXISTS"],
             "ERR wrong number of arguments for 'exists' command",
-        ),
-        (
-            &[b"DBSIZE", b"x"],
-            "ERR wrong number of arguments for 'dbsize' command",
         ),
         (
             &[b"KEYS"],
@@ -333,11 +313,6 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
         (
             &[b"keys", b"a", b"b"],
             "ERR wrong number of arguments for 'keys' command",
-        ),
-        (&[b"TTL"], "ERR wrong number of arguments for 'ttl' command"),
-        (
-            &[b"PTTL", b"a", b"b"],
-            "ERR wrong number of arguments for 'pttl' command",
         ),
         (&[b"FLUSHALL", b"now"], "ERR syntax error"),
     ];
