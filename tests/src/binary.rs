@@ -1,4 +1,4 @@
-//! Stage 7's length-prefixed binary protocol as the tester sees it: build
+//! Stage 11's length-prefixed binary protocol as the tester sees it: build
 //! requests, and read replies strictly, naming what is wrong.
 //!
 //! Every number is big-endian. A request: `| length: u32 | count: u8 |`

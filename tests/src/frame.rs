@@ -1,6 +1,6 @@
 //! What the tester needs of a protocol to judge its replies: read one from
 //! the front of a buffer, write it as bytes, and say it in words. RESP
-//! (`resp.rs`, stages 2-6) and the binary protocol (`binary.rs`, stage 7)
+//! (`resp.rs`, stages 2-10) and the binary protocol (`binary.rs`, stage 11)
 //! each implement it, and one client (`client.rs`) judges both.
 
 /// What the front of a buffer holds.

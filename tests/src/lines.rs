@@ -1,4 +1,4 @@
-//! Stage 8's line protocol as the tester sees it: text lines, each ending
+//! The chat stages' line protocol as the tester sees it: text lines, each ending
 //! in `\n` alone (the server never sends `\r\n`).
 
 use crate::escape::escape_shortened;

@@ -2,12 +2,13 @@
 //! line each, the first failing one with its one-line reason, and what to
 //! read next.
 //!
-//! The course changes protocol twice (stage 7 speaks a binary protocol,
-//! stage 8 is a chat server), so a program that has moved on fails the
-//! earlier stages' checks on purpose. `.course/progress` remembers which
-//! stages passed before: when a stage that passed before fails now, the
-//! later stages that do not build on it are tried too, and if one passes,
-//! the earlier ones are shown as left behind rather than broken.
+//! The course changes protocol twice (stage 11 speaks a binary protocol,
+//! stages 12 to 14 are a chat server), so a program that has moved on
+//! fails the earlier stages' checks on purpose. `.course/progress`
+//! remembers which stages passed before: when a stage that passed before
+//! fails now, the later stages that do not build on it are tried too, and
+//! if one passes, the earlier ones are shown as left behind rather than
+//! broken.
 
 use std::collections::BTreeSet;
 use std::io::Write;

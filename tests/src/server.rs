@@ -338,7 +338,7 @@ fn kill_servers_on_interrupt() {
 
 /// Ends the connection that found the server listening, and waits (a
 /// moment at most) for the server to close its side too. A server that
-/// greets or announces clients (stage 8's chat) has then finished with the
+/// greets or announces clients (the chat stages) has then finished with the
 /// probe before the first check connects, so no check sees it leave.
 fn finish_probe(mut probe: TcpStream) {
     let _ = probe.shutdown(std::net::Shutdown::Write);
@@ -460,7 +460,7 @@ pub fn reference_binary(package: &str) -> Result<PathBuf, String> {
     reference_program(package, package)
 }
 
-/// Another program of a reference stage, such as stage 7's client.
+/// Another program of a reference stage, such as stage 11's client.
 pub fn reference_program(package: &str, binary: &str) -> Result<PathBuf, String> {
     static BUILT: OnceLock<Mutex<std::collections::HashMap<String, Result<PathBuf, String>>>> =
         OnceLock::new();

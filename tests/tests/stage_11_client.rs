@@ -1,6 +1,6 @@
-//! Stage 7's client, as a person runs it: each reply type printed the way
+//! Stage 11's client, as a person runs it: each reply type printed the way
 //! redis-cli prints it, one-shot and interactive, against the reference
-//! stage 7 server.
+//! stage 11 server.
 
 use assert_cmd::Command;
 use harness::random::{Rng, seed_from_environment};
@@ -15,7 +15,7 @@ struct Setup {
 
 fn setup() -> Setup {
     let mut rng = Rng::new(seed_from_environment().unwrap());
-    let spec = ServerSpec::from_environment_or(stages::find(7).unwrap().reference());
+    let spec = ServerSpec::from_environment_or(stages::find(11).unwrap().reference());
     let server = Server::start(&spec, &mut rng, startup_timeout())
         .unwrap_or_else(|failure| panic!("{}", failure.render()));
     let client = reference_program(

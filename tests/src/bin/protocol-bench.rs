@@ -1,4 +1,4 @@
-//! RESP (stage 6) against the binary protocol (stage 7): the same key
+//! RESP (stage 10) against the binary protocol (stage 11): the same key
 //! space and commands, the same workload, in one run, so that what differs
 //! is the protocol.
 //!
@@ -108,8 +108,8 @@ fn main() {
             std::process::exit(1);
         })
     };
-    let resp_server = start(6);
-    let binary_server = start(7);
+    let resp_server = start(10);
+    let binary_server = start(11);
     if cfg!(debug_assertions) {
         println!("(a debug build: run with --release for figures worth comparing)");
     }
@@ -119,7 +119,7 @@ fn main() {
     );
     println!(
         "{:<10} {:>16} {:>22} {:>8}",
-        "pipeline", "RESP (stage 6)", "binary (stage 7)", "ratio"
+        "pipeline", "RESP (stage 10)", "binary (stage 11)", "ratio"
     );
     for pipeline in [1, 16] {
         // Take turns, twice, and keep each one's best: a noisy moment on the
