@@ -1,16 +1,17 @@
 //! `fanout-bench`: how many chat lines per second a chat server delivers to
-//! its clients, and whether it loses any: a load generator for stage 8 and
-//! for any server that relays "NICK> text" lines, such as antirez's
-//! smallchat.
+//! its clients, and whether it loses any: a load generator for the chat
+//! stages (12 to 14) and for any server that relays "NICK> text" lines,
+//! such as antirez's smallchat.
 //!
 //! ```text
 //! cargo run --release -p tests --bin fanout-bench -- --receivers 100 --window 1 --messages 2000
+//! cargo run --release -p tests --bin fanout-bench -- --stage 13 --receivers 1000 --window 16
 //! cargo run --release -p tests --bin fanout-bench -- --port 7711 --receivers 900 --window 8
 //! ulimit -n 20000; cargo run --release -p tests --bin fanout-bench -- --receivers 10000 --window 8
 //! ```
 //!
-//! Without `--port`, it starts the reference stage 8 on a free port; with
-//! it, it measures whatever listens there.
+//! Without `--port`, it starts a reference chat stage on a free port (stage
+//! 14, or `--stage N`); with it, it measures whatever listens there.
 //!
 //! **The workload.** N receivers connect and each reads its welcome line.
 //! We wait until no receiver has read anything for a moment, so that the
@@ -59,19 +60,20 @@ use harness::server::{Server, ServerSpec, startup_timeout};
 const USAGE: &str = "\
 fanout-bench: chat lines delivered per second, and lost, by a chat server
 
-usage: fanout-bench [--port P] [--host ADDR] [--receivers N] [--window W]
-                    [--messages M] [--prefix TEXT] [--lenient]
+usage: fanout-bench [--stage S | --port P] [--host ADDR] [--receivers N]
+                    [--window W] [--messages M] [--prefix TEXT] [--lenient]
                     [--drain-timeout SECONDS]
-  --port P           measure the server listening on P (default: start the
-                     reference stage 8 on a free port)
+  --stage S          the reference chat stage to start on a free port, 12 to
+                     14 (default 14)
+  --port P           measure the server listening on P instead
   --host ADDR        the server's address (default 127.0.0.1)
   --receivers N      clients that receive every line (default 100)
   --window W         lines in flight at most: sent, not yet received by every
                      receiver (default 1)
   --messages M       lines the sender sends (default 2000)
   --prefix TEXT      what a delivered line starts with, before \"msg ...\"
-                     (default: the sender's nick and \"> \", as stage 8 and
-                     smallchat send it)
+                     (default: the sender's nick and \"> \", as the chat
+                     stages and smallchat send it)
   --lenient          also count a line that is \"msg NNNNNN TAG\" without the
                      prefix: smallchat relays what one read() returned as
                      one message, so of lines that arrive together only the
@@ -83,8 +85,10 @@ usage: fanout-bench [--port P] [--host ADDR] [--receivers N] [--window W]
 Prints one line: N=100 W=1 M=2000: 69,123 deliveries/s, 0 lost, 0 out of order
 10,000 receivers need more open files than most shells allow: `ulimit -n 20000`.";
 
-/// The stage measured when no `--port` is given.
-const REFERENCE_PACKAGE: &str = "stage-12-chat-server";
+/// The chat stages, and the one measured when neither `--stage` nor
+/// `--port` is given.
+const CHAT_STAGES: std::ops::RangeInclusive<u8> = 12..=14;
+const DEFAULT_STAGE: u8 = 14;
 
 /// A receiver's read buffer: a line longer than this is not one of ours.
 const READ_BUFFER_BYTES: usize = 8 * 1024;
@@ -94,6 +98,7 @@ const QUIET: Duration = Duration::from_millis(300);
 
 struct Options {
     host: String,
+    stage: u8,
     port: Option<u16>,
     receivers: usize,
     window: usize,
@@ -106,6 +111,7 @@ struct Options {
 fn parse_options() -> Result<Option<Options>, String> {
     let mut options = Options {
         host: "127.0.0.1".to_string(),
+        stage: DEFAULT_STAGE,
         port: None,
         receivers: 100,
         window: 1,
@@ -131,6 +137,14 @@ fn parse_options() -> Result<Option<Options>, String> {
                 );
             }
             "--host" => options.host = value()?,
+            "--stage" => {
+                let text = value()?;
+                options.stage = text
+                    .parse()
+                    .ok()
+                    .filter(|stage| CHAT_STAGES.contains(stage))
+                    .ok_or(format!("--stage {text}: a chat stage, 12 to 14"))?;
+            }
             "--receivers" => options.receivers = number(value()?)?,
             "--window" => options.window = number(value()?)?,
             "--messages" => options.messages = number(value()?)?,
@@ -176,11 +190,14 @@ fn main() {
     }
     // Kept until the end of `main`: dropping it kills the server.
     let mut reference = None;
+    let package = harness::stages::find(options.stage)
+        .map(|stage| stage.package())
+        .unwrap_or_default();
     let port = match options.port {
         Some(port) => port,
         None => {
             let spec = ServerSpec::Reference {
-                package: REFERENCE_PACKAGE.to_string(),
+                package: package.clone(),
             };
             let server = Server::start(&spec, &mut Rng::new(fresh_seed()), startup_timeout())
                 .unwrap_or_else(|failure| {
@@ -196,7 +213,7 @@ fn main() {
         eprintln!("(a debug build: run with --release for figures worth comparing)");
     }
     match &reference {
-        Some(_) => eprintln!("server: the reference {REFERENCE_PACKAGE}, port {port}"),
+        Some(_) => eprintln!("server: the reference {package}, port {port}"),
         None => eprintln!("server: {}:{port}", options.host),
     }
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -567,7 +584,7 @@ async fn wait_until_quiet(shared: &Shared) {
     }
 }
 
-/// Waits for the server to confirm the sender's nick. Stage 8 answers
+/// Waits for the server to confirm the sender's nick. The chat stages answer
 /// "* you are now NICK"; smallchat answers nothing, so a second of silence
 /// is taken as yes. An error line ("! ...") is fatal.
 async fn confirm_nick(sender: &mut TcpStream, nick: &str) -> Result<(), String> {

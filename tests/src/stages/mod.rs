@@ -14,7 +14,12 @@ pub mod stage_08_errors_and_limits;
 pub mod stage_09_hash_table;
 pub mod stage_10_keyspace;
 pub mod stage_11_binary_protocol;
-pub mod stage_12_chat_server;
+pub mod stage_12_chat_broadcast;
+pub mod stage_13_chat_slow_clients;
+pub mod stage_14_chat_presence;
+
+/// What the chat stages' checks share.
+mod chat;
 
 use crate::check::Stage;
 use crate::resp::{self, Reply};
@@ -32,7 +37,9 @@ static ALL: &[&Stage] = &[
     &stage_09_hash_table::STAGE,
     &stage_10_keyspace::STAGE,
     &stage_11_binary_protocol::STAGE,
-    &stage_12_chat_server::STAGE,
+    &stage_12_chat_broadcast::STAGE,
+    &stage_13_chat_slow_clients::STAGE,
+    &stage_14_chat_presence::STAGE,
 ];
 
 /// Every stage, in order.

@@ -1,0 +1,276 @@
+//! Stage 12: a chat server for nc and telnet, after antirez's smallchat,
+//! done right. Plain text lines; the exact lines are the spec: chat
+//! `NICK> text`, notices `* ...`, errors `! ...` (see the chapter).
+
+use std::time::{Duration, Instant};
+
+use super::chat::{expect_line, is_presence_notice, join, join_named, line, say};
+use crate::check::{Check, Context, Failure, Stage};
+use crate::lines::Line;
+
+pub static STAGE: Stage = Stage {
+    number: 12,
+    name: "chat-broadcast",
+    summary: "a chat server: every line to every other client, with nicks",
+    // A chat server greets every client at once, so stage 1's check of a
+    // connection kept open quietly does not apply, and it speaks neither
+    // RESP nor stage 11's protocol: it builds on no earlier checks.
+    builds_on: &[],
+    base: 4,
+    checks: &[
+        Check {
+            title: "greets each new client with \"Welcome, userN!\": a default nick of its own",
+            run: welcomes,
+        },
+        Check {
+            title: "a line reaches every other client as \"nick> text\", and not the sender",
+            run: fans_out,
+        },
+        Check {
+            title: "/nick: unique, 1-32 printable characters, no spaces; others see the change",
+            run: nicks,
+        },
+        Check {
+            title: "a client that leaves is forgotten: its nick is free, and the others go on",
+            run: leaving,
+        },
+        Check {
+            title: "lines split byte by byte, several in one write, \\r\\n: each delivered whole",
+            run: framing,
+        },
+        Check {
+            title: "a line over 4096 bytes is refused with an error, not cut, and the connection lives",
+            run: long_lines,
+        },
+        Check {
+            title: "control characters and escape sequences are stripped, invalid UTF-8 replaced",
+            run: strips_control_characters,
+        },
+    ],
+};
+
+fn welcomes(context: &mut Context) -> Result<(), Failure> {
+    let (first, first_nick) = join(context)?;
+    let (mut second, second_nick) = join(context)?;
+    context.title(format!(
+        "greets each new client with \"Welcome, userN!\": a default nick of its own \
+         ({first_nick}, {second_nick})"
+    ));
+    if first_nick == second_nick {
+        return Err(Failure::new(format!(
+            "two clients connected at the same time were both welcomed as {first_nick}"
+        ))
+        .hint("Number the connections (user1, user2, ...) and never reuse a number."));
+    }
+    // The first stays: on a server that tells who leaves, the second
+    // would hear it. (The first may hear that the second joined.)
+    second.expect_nothing_more()?;
+    drop(first);
+    Ok(())
+}
+
+fn fans_out(context: &mut Context) -> Result<(), Failure> {
+    let word = context.rng.word();
+    let mut clients = join_named(context, 3)?;
+    let sender = clients[0].1.clone();
+    say(&mut clients[0].0, &format!("hello {word}"))?;
+    for (client, _) in &mut clients[1..] {
+        client
+            .expect(&line(format!("{sender}> hello {word}")))
+            .map_err(|failure| {
+                failure.explain("Every other client receives the line as NICK> text.")
+            })?;
+    }
+    clients[0]
+        .0
+        .expect_nothing_more()
+        .map_err(|failure| failure.explain("The sender does not receive its own line back."))?;
+    for (client, _) in &mut clients[1..] {
+        client.expect_nothing_more()?;
+    }
+    Ok(())
+}
+
+fn nicks(context: &mut Context) -> Result<(), Failure> {
+    let mut clients = join_named(context, 2)?;
+    let new = format!("{}x", context.rng.word());
+    let old = clients[0].1.clone();
+    say(&mut clients[0].0, &format!("/nick {new}"))?;
+    clients[0].0.expect(&line(format!("* you are now {new}")))?;
+    clients[1]
+        .0
+        .expect(&line(format!("* {old} is now {new}")))?;
+    let invalid = "! a nick is 1-32 printable characters, without spaces";
+    let other = &mut clients[1].0;
+    for (attempt, reply) in [
+        (format!("/nick {new}"), format!("! the nick {new} is taken")),
+        ("/nick two words".to_string(), invalid.to_string()),
+        (format!("/nick {}", "n".repeat(33)), invalid.to_string()),
+        ("/nick".to_string(), invalid.to_string()),
+    ] {
+        say(other, &attempt)?;
+        other
+            .expect(&line(&reply))
+            .map_err(|failure| failure.explain(format!("`{attempt}` must be refused: {reply}")))?;
+    }
+    // 32 characters is allowed, and a message then carries the new nick.
+    let longest = "n".repeat(32);
+    let other_old = clients[1].1.clone();
+    say(&mut clients[1].0, &format!("/nick {longest}"))?;
+    clients[1]
+        .0
+        .expect(&line(format!("* you are now {longest}")))?;
+    clients[0]
+        .0
+        .expect(&line(format!("* {other_old} is now {longest}")))?;
+    say(&mut clients[1].0, "hi")?;
+    clients[0].0.expect(&line(format!("{longest}> hi")))?;
+    clients[0].0.expect_nothing_more()?;
+    clients[1].0.expect_nothing_more()
+}
+
+fn leaving(context: &mut Context) -> Result<(), Failure> {
+    let mut clients = join_named(context, 3)?;
+    let (gone, gone_nick) = clients.pop().ok_or_else(|| Failure::new("no client"))?;
+    drop(gone);
+    // The server learns of it when it reads the end of the connection:
+    // ask for the nick until it is free, for 2 s at most.
+    let renamed = clients[1].1.clone();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let taken = line(format!("! the nick {gone_nick} is taken"));
+    loop {
+        say(&mut clients[1].0, &format!("/nick {gone_nick}"))?;
+        let reply = loop {
+            let got = clients[1]
+                .0
+                .expect_such("the reply to /nick", |_: &Line| true)?;
+            if !is_presence_notice(&got) {
+                break got;
+            }
+        };
+        if reply == line(format!("* you are now {gone_nick}")) {
+            break;
+        }
+        if reply != taken || Instant::now() > deadline {
+            return Err(Failure::new(format!(
+                "after {gone_nick} closed its connection, `/nick {gone_nick}` got {}",
+                crate::frame::Frame::describe(&reply)
+            ))
+            .hint(
+                "A client that closes its connection has left: remove it from the chat, and \
+                 its nick is free.",
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    expect_line(
+        &mut clients[0].0,
+        &line(format!("* {renamed} is now {gone_nick}")),
+    )?;
+    // And the chat goes on for the others.
+    let sender = clients[0].1.clone();
+    say(&mut clients[0].0, "still here")?;
+    clients[1]
+        .0
+        .expect(&line(format!("{sender}> still here")))
+        .map_err(|failure| {
+            failure.explain("A client that left must not stop the chat for the others.")
+        })?;
+    clients[0].0.expect_nothing_more()?;
+    clients[1].0.expect_nothing_more()
+}
+
+fn framing(context: &mut Context) -> Result<(), Failure> {
+    let mut clients = join_named(context, 2)?;
+    let nick = clients[0].1.clone();
+    let (sender, receiver) = clients.split_at_mut(1);
+    let (sender, receiver) = (&mut sender[0].0, &mut receiver[0].0);
+    let explain = |failure: Failure| {
+        failure.explain(
+            "Reads deliver bytes, not lines: keep a buffer, and cut lines at each \\n (dropping \
+             a \\r before it).",
+        )
+    };
+    sender.send_in_pieces(b"byte by byte\n", &[1; 13], Duration::from_millis(2))?;
+    receiver
+        .expect(&line(format!("{nick}> byte by byte")))
+        .map_err(explain)?;
+    sender.send(b"one\ntwo\r\n\nthree\n")?;
+    receiver
+        .expect_all(&[
+            line(format!("{nick}> one")),
+            line(format!("{nick}> two")),
+            line(format!("{nick}> three")),
+        ])
+        .map_err(explain)?;
+    sender.send("héllo wörld ✓\r\n".as_bytes())?;
+    receiver
+        .expect(&line(format!("{nick}> héllo wörld ✓")))
+        .map_err(explain)?;
+    receiver.expect_nothing_more()
+}
+
+fn long_lines(context: &mut Context) -> Result<(), Failure> {
+    let mut clients = join_named(context, 2)?;
+    let nick = clients[0].1.clone();
+    let (sender, receiver) = clients.split_at_mut(1);
+    let (sender, receiver) = (&mut sender[0].0, &mut receiver[0].0);
+    let longest = "x".repeat(4096);
+    say(sender, &longest)?;
+    receiver
+        .expect(&line(format!("{nick}> {longest}")))
+        .map_err(|failure| {
+            failure.explain("A line of exactly 4096 bytes (before its \\n) is allowed.")
+        })?;
+    // 10,000 bytes, arriving in pieces, then a good line.
+    let too_long = format!("{}\n", "y".repeat(10_000));
+    sender.send_in_pieces(
+        too_long.as_bytes(),
+        &[3000, 3000, 3000, 1001],
+        Duration::from_millis(5),
+    )?;
+    sender
+        .expect(&line("! line too long (over 4096 bytes): not sent"))
+        .map_err(|failure| {
+            failure.explain(
+                "Refuse an over-long line with an error line; do not cut it and send a part.",
+            )
+        })?;
+    say(sender, "after")?;
+    receiver
+        .expect(&line(format!("{nick}> after")))
+        .map_err(|failure| {
+            failure.explain(
+                "Nothing of the long line may be delivered, and the next line must arrive whole: \
+                 discard up to the long line's own \\n.",
+            )
+        })?;
+    sender.expect_nothing_more()?;
+    receiver.expect_nothing_more()
+}
+
+fn strips_control_characters(context: &mut Context) -> Result<(), Failure> {
+    let mut clients = join_named(context, 2)?;
+    let old = clients[0].1.clone();
+    let (sender, receiver) = clients.split_at_mut(1);
+    let (sender, receiver) = (&mut sender[0].0, &mut receiver[0].0);
+    let explain = |failure: Failure| {
+        failure.explain(
+            "Strip bytes below 0x20 and 0x7f, and whole escape sequences (ESC [ ... final byte, \
+             ESC ] ... BEL): otherwise a client could clear or repaint everyone's terminal. \
+             Bytes that are not UTF-8 become U+FFFD.",
+        )
+    };
+    sender.send(b"/nick ev\x1b[2Jil\x07\n")?;
+    sender
+        .expect(&line("* you are now evil"))
+        .map_err(explain)?;
+    receiver
+        .expect(&line(format!("* {old} is now evil")))
+        .map_err(explain)?;
+    sender.send(b"\x1b[31mred\x1b[0m \x1b]0;title\x07bell\x07 tab\there\x7f caf\xe9\n")?;
+    receiver
+        .expect(&line("evil> red bell tabhere caf\u{fffd}"))
+        .map_err(explain)?;
+    receiver.expect_nothing_more()
+}
