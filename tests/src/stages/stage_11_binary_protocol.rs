@@ -1,4 +1,4 @@
-//! Stage 7: the stage 6 key space over a length-prefixed binary protocol.
+//! Stage 11: the stage 10 key space over a length-prefixed binary protocol.
 //! Every number big-endian; a request is `| length: u32 | count: u8 |` and
 //! length-prefixed strings; a reply is `| length: u32 |` and a typed value
 //! (NIL 0, ERR 1, STR 2, INT 3, ARR 4). See `crate::binary`.
@@ -13,7 +13,7 @@ pub static STAGE: Stage = Stage {
     number: 11,
     name: "binary-protocol",
     summary: "a length-prefixed binary protocol",
-    // Stages 2-6 speak RESP: only stage 1's checks (a port, open
+    // Stages 2-10 speak RESP: only stage 1's checks (a port, open
     // connections) still apply.
     builds_on: &[1],
     base: 10,
