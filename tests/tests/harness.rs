@@ -260,3 +260,79 @@ fn the_report_of_a_failure_says_how_to_rerun_it() {
         ],
     );
 }
+
+#[test]
+fn a_set_that_ignores_its_options_passes_stage_6_and_fails_stage_7() {
+    let (result, _) = run_against("forgets-expiry", 6);
+    assert!(result.passed(), "GET and SET are right: a fine stage 6");
+    let (result, _) = run_against("forgets-expiry", 7);
+    let report = failure_of(&result, "a key set with PX or EX lives its time");
+    assert_contains(
+        report,
+        &[
+            "expected null bulk string ($-1), got bulk string",
+            "it has expired, and an expired key is never returned",
+        ],
+    );
+    // NX on the live key comes first: ignoring PX and NX together cannot
+    // pass by luck.
+    let report = failure_of(&result, "a key that expired unread counts as absent");
+    assert_contains(
+        report,
+        &[
+            "expected null bulk string ($-1), got simple string \"OK\"",
+            "SET ... NX must not replace it",
+        ],
+    );
+}
+
+#[test]
+fn a_server_without_debug_htstats_is_told_what_stage_9_asks_for() {
+    let (result, _) = run_against("forgets-expiry", 9);
+    assert!(
+        result.checks.iter().all(|check| check.failure.is_some()),
+        "every check of stage 9 needs the table"
+    );
+    let report = failure_of(&result, "DEBUG HTSTATS 0 prints the tables");
+    assert_contains(
+        report,
+        &[
+            "problem:  this stage asks for your own hash table, visible through DEBUG HTSTATS",
+            "DEBUG HTSTATS 0 answered error \"ERR unknown command 'DEBUG'",
+            "No stats available for empty dictionaries",
+        ],
+    );
+}
+
+#[test]
+fn figures_made_up_from_the_key_count_fail_where_a_real_table_shows() {
+    let (result, _) = run_against("made-up-htstats", 9);
+    // The format and the sizes can be faked...
+    assert_passed(
+        &result,
+        "DEBUG HTSTATS 0 prints the tables as Redis 7.0 does",
+    );
+    assert_passed(
+        &result,
+        "as keys are added, the table's size is a power of two",
+    );
+    // ...not how keys share slots, nor a rehash.
+    assert_contains(
+        failure_of(&result, "1,000 keys spread over the slots"),
+        &[
+            "different slots, the longest chain 1: a hash function that spreads keys at random",
+            "One key per slot: the figures are not counted from a table",
+        ],
+    );
+    assert_contains(
+        failure_of(&result, "adding a key to a full table starts a rehash"),
+        &[
+            "three times, a key added to a full table",
+            "Hash table 1 stats (rehashing target):",
+        ],
+    );
+    assert_contains(
+        failure_of(&result, "the rehash moves keys a few at a time"),
+        &["three times", "the rehash had ended within 3 commands"],
+    );
+}

@@ -5,10 +5,13 @@
 //! mistake looks like: `just test-stage 3 "target/debug/broken-server --mode one-reply-per-read"`.
 //!
 //! Written with blocking std I/O and a thread per client, the way a learner
-//! might write a first server; only the mistake differs between modes.
+//! might write a first server; only the mistake differs between modes. The
+//! last modes speak RESP, with a key space, for the checks of stages 6 to 9.
 
+use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const MODES: &[(&str, &str)] = &[
@@ -41,7 +44,18 @@ const MODES: &[(&str, &str)] = &[
         "wrong-port",
         "ignores --port and listens on the next port up",
     ),
+    (
+        "forgets-expiry",
+        "GET and SET right, but SET takes its options (PX, NX, ...) and ignores them",
+    ),
+    (
+        "made-up-htstats",
+        "a std HashMap, with DEBUG HTSTATS 0 figures made up from the key count",
+    ),
 ];
+
+/// The modes that speak RESP with a key space.
+const KEY_SPACE_MODES: &[&str] = &["forgets-expiry", "made-up-htstats"];
 
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
@@ -78,8 +92,13 @@ fn main() {
         }
     };
     println!("broken-server ({mode}) listening on 127.0.0.1:{port}");
+    let db = Db::default();
     for stream in listener.incoming().flatten() {
-        if mode == "one-at-a-time" {
+        if KEY_SPACE_MODES.contains(&mode.as_str()) {
+            let db = Arc::clone(&db);
+            let mode = mode.clone();
+            std::thread::spawn(move || serve_key_space(stream, &db, &mode));
+        } else if mode == "one-at-a-time" {
             serve(stream, &mode);
         } else {
             let mode = mode.clone();
@@ -126,4 +145,132 @@ fn serve(mut stream: TcpStream, mode: &str) {
             }
         }
     }
+}
+
+/// Every key, with its value and whether SET gave it an expiry time (which
+/// is then forgotten: nothing ever expires).
+type Db = Arc<Mutex<HashMap<Vec<u8>, (Vec<u8>, bool)>>>;
+
+/// A RESP server with PING, ECHO, GET, SET, DBSIZE, and DEBUG HTSTATS 0
+/// in the mode that makes it up.
+fn serve_key_space(mut stream: TcpStream, db: &Db, mode: &str) {
+    let mut buffer = Vec::new();
+    let mut chunk = [0u8; 64 * 1024];
+    loop {
+        let read = match stream.read(&mut chunk) {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        buffer.extend_from_slice(&chunk[..read]);
+        let mut replies = Vec::new();
+        while let Some((args, length)) = parse_command(&buffer) {
+            buffer.drain(..length);
+            replies.extend(execute(&args, db, mode));
+        }
+        if stream.write_all(&replies).is_err() {
+            return;
+        }
+    }
+}
+
+/// A whole `*N` array of bulk strings at the front of `buffer`, and its
+/// length (no error handling: the checks that use these modes send none).
+fn parse_command(buffer: &[u8]) -> Option<(Vec<Vec<u8>>, usize)> {
+    fn line(buffer: &[u8], at: usize) -> Option<(usize, usize)> {
+        let end = at + buffer.get(at..)?.windows(2).position(|w| w == b"\r\n")?;
+        let number = std::str::from_utf8(&buffer[at + 1..end])
+            .ok()?
+            .parse()
+            .ok()?;
+        Some((number, end + 2))
+    }
+    let (count, mut at) = line(buffer, 0)?;
+    let mut args = Vec::with_capacity(count.min(16));
+    for _ in 0..count {
+        let (length, start) = line(buffer, at)?;
+        args.push(buffer.get(start..start + length)?.to_vec());
+        at = start + length + 2;
+    }
+    (buffer.len() >= at).then_some((args, at))
+}
+
+fn bulk(bytes: &[u8]) -> Vec<u8> {
+    [format!("${}\r\n", bytes.len()).as_bytes(), bytes, b"\r\n"].concat()
+}
+
+fn error(text: &str) -> Vec<u8> {
+    format!("-ERR {text}\r\n").into_bytes()
+}
+
+fn execute(args: &[Vec<u8>], db: &Db, mode: &str) -> Vec<u8> {
+    let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
+    let mut db = db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    match (name.as_str(), args.len()) {
+        ("ping", 1) => b"+PONG\r\n".to_vec(),
+        ("ping" | "echo", 2) => bulk(&args[1]),
+        ("get", 2) => db
+            .get(&args[1])
+            .map_or(b"$-1\r\n".to_vec(), |(value, _)| bulk(value)),
+        ("set", 3..) => {
+            // The options are read, then forgotten.
+            let mut timed = false;
+            let mut options = args[3..].iter();
+            while let Some(option) = options.next() {
+                match option.to_ascii_uppercase().as_slice() {
+                    b"EX" | b"PX" | b"EXAT" | b"PXAT" => {
+                        timed = true;
+                        options.next();
+                    }
+                    b"NX" | b"XX" | b"GET" | b"KEEPTTL" => {}
+                    _ => return error("syntax error"),
+                }
+            }
+            db.insert(args[1].clone(), (args[2].clone(), timed));
+            b"+OK\r\n".to_vec()
+        }
+        ("dbsize", 1) => format!(":{}\r\n", db.len()).into_bytes(),
+        ("debug", 3) if mode == "made-up-htstats" && args[1].eq_ignore_ascii_case(b"HTSTATS") => {
+            let timed = db.values().filter(|(_, timed)| *timed).count();
+            bulk(made_up_htstats(db.len(), timed).as_bytes())
+        }
+        ("get" | "set" | "echo" | "dbsize", _) => {
+            error(&format!("wrong number of arguments for '{name}' command"))
+        }
+        _ => error(&format!(
+            "unknown command '{}', with args beginning with: ",
+            String::from_utf8_lossy(&args[0])
+        )),
+    }
+}
+
+/// What a server without a table of its own might print: the size Redis's
+/// table would have, and one key in each slot, never a rehash.
+fn made_up_htstats(keys: usize, timed: usize) -> String {
+    let table = |count: usize| {
+        if count == 0 {
+            return "Hash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n"
+                .to_string();
+        }
+        let size = count.next_power_of_two().max(4);
+        let percent = |n: usize| n as f64 / size as f64 * 100.0;
+        let mut text = format!(
+            "Hash table 0 stats (main hash table):\n table size: {size}\n number of elements: \
+             {count}\n different slots: {count}\n max chain length: 1\n avg chain length \
+             (counted): 1.00\n avg chain length (computed): 1.00\n Chain length distribution:\n"
+        );
+        if size > count {
+            text.push_str(&format!(
+                "   0: {} ({:.2}%)\n",
+                size - count,
+                percent(size - count)
+            ));
+        }
+        text.push_str(&format!("   1: {count} ({:.2}%)\n", percent(count)));
+        text
+    };
+    format!(
+        "[Dictionary HT]\n{}[Expires HT]\n{}",
+        table(keys),
+        table(timed)
+    )
 }
