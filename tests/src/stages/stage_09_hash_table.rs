@@ -72,9 +72,18 @@ fn htstats_command() -> Vec<u8> {
     resp::command(&[b"DEBUG", b"HTSTATS", b"0"])
 }
 
-/// `DEBUG HTSTATS 0`'s text, as lines to show in a report.
+/// `DEBUG HTSTATS 0`'s text, as a report shows it: each line after a `|`,
+/// so that its leading spaces show.
 fn shown(text: &[u8]) -> String {
-    String::from_utf8_lossy(text).trim_end().to_string()
+    let mut block = "htstats:  DEBUG HTSTATS 0 answered:".to_string();
+    for line in String::from_utf8_lossy(text)
+        .trim_end_matches('\n')
+        .split('\n')
+    {
+        block.push_str("\n          | ");
+        block.push_str(line);
+    }
+    block
 }
 
 /// Reads the reply to a `DEBUG HTSTATS 0` already sent: the figures, and
@@ -91,7 +100,7 @@ pub fn read_stats(client: &mut Client) -> Result<(HtStats, Vec<u8>), Failure> {
             .hint(format!(
                 "Answer `DEBUG HTSTATS 0` with a bulk string holding the statistics of your \
                  table, line for line as Redis 7.0 prints them; for an empty key space:\n{}",
-                shown(htstats::EMPTY_DATABASE.as_bytes())
+                htstats::EMPTY_DATABASE.trim_end()
             )));
         }
     };
@@ -101,7 +110,7 @@ pub fn read_stats(client: &mut Client) -> Result<(HtStats, Vec<u8>), Failure> {
              found {}",
             error.line, error.expected, error.found
         ))
-        .detail("htstats", shown(&text))
+        .block(shown(&text))
         .hint(
             "Each table's block is `Hash table <n> stats (<role>):` then ` table size: `, \
              ` number of elements: `, ` different slots: `, ` max chain length: `, the two \
@@ -120,7 +129,7 @@ pub fn read_stats(client: &mut Client) -> Result<(HtStats, Vec<u8>), Failure> {
                 return Err(Failure::new(format!(
                     "DEBUG HTSTATS 0's figures for {name} do not add up: {why}"
                 ))
-                .detail("htstats", shown(&text))
+                .block(shown(&text))
                 .hint(format!(
                     "The figures are counted from the table itself: walk its buckets, count \
                      each chain's length, and print what you counted. Figures made up to look \
@@ -149,7 +158,7 @@ pub fn size_for(keys: u64) -> u64 {
 fn check_growth(name: &str, dictionary: &Dictionary, text: &[u8]) -> Result<(), Failure> {
     let keys = dictionary.elements();
     let failure = |problem: String| {
-        Failure::new(problem).detail("htstats", shown(text)).hint(
+        Failure::new(problem).block(shown(text)).hint(
             "Redis's table starts with 4 slots. When a key is added to a full table (as many \
              keys as slots), a table twice as big is made and the keys start moving to it; \
              while they move, no other table is made.",
@@ -249,7 +258,7 @@ pub(super) fn settle(client: &mut Client, keys: &Keys, rng: &mut Rng) -> Result<
             return Err(Failure::new(format!(
                 "a rehash from {old_size} slots was still going after {sent} GETs"
             ))
-            .detail("htstats", shown(&text))
+            .block(shown(&text))
             .hint(REHASH_STEP));
         }
         keys.get_some(client, rng, 64)?;
@@ -296,7 +305,7 @@ fn add_to_full_table(
             size + 1,
             after.keys.elements()
         ))
-        .detail("htstats", shown(&text))
+        .block(shown(&text))
         .hint("Every key is in exactly one of the two tables: count them in both."));
     }
     Ok((after, text))
@@ -344,7 +353,7 @@ fn prints_the_tables_as_redis(context: &mut Context) -> Result<(), Failure> {
             "after a second SET, DEBUG HTSTATS 0 does not show 2 elements in a table of 4 slots"
                 .to_string(),
         )
-        .detail("htstats", shown(&text)));
+        .block(shown(&text)));
     }
     let expires_start = text
         .windows(b"[Expires HT]".len())
@@ -398,7 +407,7 @@ fn grows_in_powers_of_two(context: &mut Context) -> Result<(), Failure> {
         let (stats, text) = read_stats(&mut client)?;
         client.expect(&Reply::Integer(added as i64))?;
         let explain = |problem: String| {
-            Failure::new(problem).detail("htstats", shown(&text)).hint(
+            Failure::new(problem).block(shown(&text)).hint(
                 "number of elements is the keys in that table: the two tables of a rehash hold \
                  every key once between them, and [Expires HT] holds the keys that have an \
                  expiry time.",
@@ -458,7 +467,7 @@ fn keys_spread_over_the_slots(context: &mut Context) -> Result<(), Failure> {
             "{count} keys at rest in a table of {} slots, where Redis's table has 1024",
             stats.keys.size()
         ))
-        .detail("htstats", shown(&text)));
+        .block(shown(&text)));
     };
     // With n keys hashed at random into m slots, the slots in use are
     // m (1 - (1 - 1/m)^n) on average, give or take a few tens: far fewer
@@ -469,21 +478,27 @@ fn keys_spread_over_the_slots(context: &mut Context) -> Result<(), Failure> {
     if (table.slots as f64 - expected).abs() > spread || table.max_chain > 12 {
         return Err(Failure::new(format!(
             "{count} keys in {} slots occupy {} different slots, the longest chain {}: a hash \
-             function that spreads keys at random fills {:.0} to {:.0}, with chains of 3 to 8",
+             function that spreads keys at random fills {:.0} to {:.0} of them, with chains of 3 to 8",
             table.size,
             table.slots,
             table.max_chain,
             expected - spread,
             expected + spread
         ))
-        .detail("htstats", shown(&text))
-        .hint(format!(
-            "Fewer slots and long chains: the hash function sends similar keys (here \
-             `{}:0`, `{}:1`, ...) to the same few slots; use a real one (SipHash, as Redis \
-             and std's `DefaultHasher` do, or FNV-1a) and take its low bits. One key per \
-             slot: the figures are not counted from a table ({ASKS_FOR_A_TABLE}).",
-            keys.prefix, keys.prefix
-        )));
+        .block(shown(&text))
+        .hint(if table.slots as f64 > expected {
+            format!(
+                "Fewer keys share a slot than chance allows: the figures are not counted from \
+                 a table ({ASKS_FOR_A_TABLE})."
+            )
+        } else {
+            format!(
+                "Too few slots, long chains: the hash function sends similar keys (here \
+                 `{0}:0`, `{0}:1`, ...) to the same few slots. Use a real one (SipHash, as \
+                 Redis and std's `DefaultHasher` do, or FNV-1a) and take its low bits.",
+                keys.prefix
+            )
+        }));
     }
     client.expect_nothing_more()
 }
@@ -534,7 +549,7 @@ fn a_full_table_starts_a_rehash(context: &mut Context) -> Result<(), Failure> {
             main.as_ref().map_or(0, |table| table.size)
         ),
     };
-    Err(Failure::new(problem).detail("htstats", shown(&text)).hint(
+    Err(Failure::new(problem).block(shown(&text)).hint(
         "When a key is added to a full table, make a second table twice the size and start \
          moving keys into it: DEBUG HTSTATS 0 then shows `Hash table 1 stats (rehashing \
          target):`. Moving every key at once would stall every client for as long as that \
@@ -550,37 +565,46 @@ fn the_rehash_is_gradual(context: &mut Context) -> Result<(), Failure> {
     let mut size = size;
     for attempt in 1..=3 {
         let (after, text) = add_to_full_table(&mut client, &mut keys, &mut rng, size)?;
-        let outcome = follow_the_next_commands(&mut client, &keys, &mut rng, size, after, &text)?;
-        match outcome {
-            Some(()) => return client.expect_nothing_more(),
-            None if attempt == 3 => {
-                return Err(Failure::new(format!(
-                    "three times (the last with a table of {size} slots), the rehash had ended \
-                     within 3 commands after it began: it moves too much at once"
-                ))
-                .detail("htstats", shown(&text))
-                .hint(REHASH_STEP));
-            }
-            None => size *= 2,
+        let problem = match follow_the_next_commands(&mut client, &keys, &mut rng, size, after)? {
+            Followed::Gradual => return client.expect_nothing_more(),
+            Followed::NoRehash => format!(
+                "three times (the last with a full table of {size} slots), a key added to a \
+                 full table left no rehash in progress to be seen"
+            ),
+            Followed::EndedEarly => format!(
+                "three times (the last with a table of {size} slots), the rehash had ended \
+                 within 3 commands after it began: it moves too much at once"
+            ),
+        };
+        if attempt == 3 {
+            return Err(Failure::new(problem).block(shown(&text)).hint(REHASH_STEP));
         }
+        size *= 2;
     }
     unreachable!("the loop returns on its third attempt")
 }
 
+/// What the commands after a key was added to a full table saw.
+enum Followed {
+    /// A rehash, both tables holding keys each time, the old one emptying.
+    Gradual,
+    /// No rehash right after the key was added.
+    NoRehash,
+    /// A rehash that had ended before the third command.
+    EndedEarly,
+}
+
 /// Right after a rehash began: 3 SETs that replace values, each followed by
-/// `DEBUG HTSTATS 0`, in one write. `Some` when every look shows both
-/// tables, the old one emptying; `None` when the rehash had ended (try
-/// again, bigger).
+/// `DEBUG HTSTATS 0`, in one write.
 fn follow_the_next_commands(
     client: &mut Client,
     keys: &Keys,
     rng: &mut Rng,
     size: u64,
     after: HtStats,
-    text: &[u8],
-) -> Result<Option<()>, Failure> {
+) -> Result<Followed, Failure> {
     if !after.keys.rehashing() {
-        return Ok(None);
+        return Ok(Followed::NoRehash);
     }
     let mut bytes = Vec::new();
     for _ in 0..3 {
@@ -589,7 +613,7 @@ fn follow_the_next_commands(
         bytes.extend(htstats_command());
     }
     client.send(&bytes)?;
-    let mut looks = vec![(after, text.to_vec())];
+    let mut looks = vec![(after, Vec::new())];
     for _ in 0..3 {
         client.expect(&ok())?;
         looks.push(read_stats(client)?);
@@ -603,7 +627,7 @@ fn follow_the_next_commands(
     for pair in looks.windows(2) {
         let ((before, _), (now, now_text)) = (&pair[0], &pair[1]);
         if !now.keys.rehashing() {
-            return Ok(None);
+            return Ok(Followed::EndedEarly);
         }
         let (old_before, new_before) = elements(before);
         let (old_now, new_now) = elements(now);
@@ -614,7 +638,7 @@ fn follow_the_next_commands(
                  {} keys in all)",
                 size + 1
             ))
-            .detail("htstats", shown(now_text))
+            .block(shown(now_text))
             .hint(
                 "Keys move one way only, from the old table to the new one, and a SET that \
                  replaces a value changes no count.",
@@ -628,10 +652,10 @@ fn follow_the_next_commands(
             "3 commands after the rehash began, the old table still held all of its \
              {first_old} keys"
         ))
-        .detail("htstats", shown(&looks[3].1))
+        .block(shown(&looks[3].1))
         .hint(REHASH_STEP));
     }
-    Ok(Some(()))
+    Ok(Followed::Gradual)
 }
 
 fn the_rehash_ends_within_a_bound(context: &mut Context) -> Result<(), Failure> {
@@ -665,7 +689,7 @@ fn the_rehash_ends_within_a_bound(context: &mut Context) -> Result<(), Failure> 
                 )
             }
         ))
-        .detail("htstats", shown(&text))
+        .block(shown(&text))
         .hint(REHASH_STEP));
     }
     client.expect_nothing_more()
@@ -694,7 +718,7 @@ fn the_rehash_ends_when_idle(context: &mut Context) -> Result<(), Failure> {
                     2 * size,
                     size + 1
                 ))
-                .detail("htstats", shown(&text)));
+                .block(shown(&text)));
             }
             return client.expect_nothing_more();
         }
@@ -705,7 +729,7 @@ fn the_rehash_ends_when_idle(context: &mut Context) -> Result<(), Failure> {
                  table",
                 stats.keys.main.as_ref().map_or(0, |t| t.elements)
             ))
-            .detail("htstats", shown(&text))
+            .block(shown(&text))
             .hint(
                 "A rehash that moves only with commands never ends on an idle server, which \
                  then holds two tables' memory. Redis also moves buckets from a timer (1 ms \
