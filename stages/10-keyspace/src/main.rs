@@ -1,12 +1,9 @@
-//! # Stage 6: our own hash table, and the key-space commands
+//! # Stage 10: the key-space commands, walking the table
 //!
-//! **What this stage adds over stage 5:** the key space is now a hash table
-//! of our own (`hash_table.rs`): separate chaining, power-of-two sizes, and
-//! progressive rehashing as in Redis's `dict`, so that no single command
-//! pays for copying the whole table when it grows. A second table holds
-//! expiry times, and active expiry samples it at random, as Redis does.
-//! New commands: DEL, EXISTS, DBSIZE, KEYS (with Redis's glob patterns,
-//! `glob.rs`), TTL, PTTL and FLUSHALL.
+//! **What this stage adds over stage 9:** the commands that delete keys or
+//! look at many of them: DEL and EXISTS (any number of keys), KEYS (with
+//! Redis's glob patterns, `glob.rs`, over a walk of the whole table) and
+//! FLUSHALL [ASYNC | SYNC].
 //!
 //! **Try it:**
 //!
@@ -14,8 +11,8 @@
 //! cargo run -p stage-10-keyspace -- --port 6380
 //! redis-cli -p 6380 SET user:1 alice EX 100     # OK
 //! redis-cli -p 6380 KEYS 'user:*'               # 1) "user:1"
-//! redis-cli -p 6380 TTL user:1                  # (integer) 100
 //! redis-cli -p 6380 DEL user:1 user:2           # (integer) 1
+//! redis-cli -p 6380 FLUSHALL                    # OK
 //! ```
 //!
 //! The layers, one file each: `protocol` (bytes to commands), `command`
@@ -33,7 +30,10 @@ mod db;
 mod glob;
 mod hash_table;
 mod protocol;
+mod random;
 mod reply;
+#[cfg(test)]
+mod tests;
 
 use std::time::Duration;
 
@@ -63,7 +63,7 @@ async fn run() -> Result<()> {
         listener.local_addr()?
     );
     let db = Db::default();
-    tokio::spawn(db::purge_expired_keys(db.clone()));
+    tokio::spawn(db::cron(db.clone()));
     serve(listener, db).await
 }
 // ANCHOR_END: main
@@ -122,13 +122,12 @@ async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
                     ));
                 }
             };
-            let (reply, quit) = match Command::parse(args) {
-                Ok(command) => {
-                    let quit = command == Command::Quit;
-                    (command.execute(&db), quit)
-                }
+            let command = Command::parse(args);
+            let quit = matches!(command, Ok(Command::Quit));
+            let reply = match command {
+                Ok(command) => command.execute(&db),
                 // A bad command gets its error; the connection goes on.
-                Err(error) => (error, false),
+                Err(error) => error,
             };
             connection.queue(&reply);
             if quit {

@@ -1,5 +1,8 @@
-//! Writing replies: the five RESP2 types, encoded straight into the
-//! connection's write buffer.
+//! Writing replies: the RESP2 types the commands answer with, encoded
+//! straight into the connection's write buffer.
+
+#[cfg(test)]
+mod tests;
 
 use bytes::{BufMut, Bytes, BytesMut};
 
@@ -91,44 +94,4 @@ fn put_decimal(out: &mut BytesMut, n: i64) {
         out.put_u8(b'-');
     }
     out.put_slice(&digits[at..]);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn encode(reply: Reply) -> Vec<u8> {
-        let mut out = BytesMut::new();
-        reply.write_to(&mut out);
-        out.to_vec()
-    }
-
-    #[test]
-    fn every_type_as_redis_writes_it() {
-        assert_eq!(encode(Reply::Simple("OK")), b"+OK\r\n");
-        assert_eq!(
-            encode(Reply::error("syntax error")),
-            b"-ERR syntax error\r\n"
-        );
-        assert_eq!(encode(Reply::Integer(0)), b":0\r\n");
-        assert_eq!(encode(Reply::Integer(-42)), b":-42\r\n");
-        assert_eq!(
-            encode(Reply::Integer(i64::MIN)),
-            b":-9223372036854775808\r\n"
-        );
-        assert_eq!(
-            encode(Reply::Bulk(Bytes::from_static(b"a\r\nb"))),
-            b"$4\r\na\r\nb\r\n"
-        );
-        assert_eq!(encode(Reply::Null), b"$-1\r\n");
-        assert_eq!(
-            encode(Reply::Array(vec![Reply::Integer(1), Reply::Null])),
-            b"*2\r\n:1\r\n$-1\r\n"
-        );
-    }
-
-    #[test]
-    fn an_error_stays_on_one_line() {
-        assert_eq!(encode(Reply::error("a\r\nb")), b"-ERR a  b\r\n");
-    }
 }
