@@ -259,6 +259,7 @@ impl Db {
 }
 
 impl State {
+    // ANCHOR: lazy_expiry
     /// Lazy expiry: deletes `key` if its time has passed.
     fn remove_if_expired(&mut self, key: &[u8]) {
         // The common case, no key with an expiry time: no hashing.
@@ -274,6 +275,7 @@ impl State {
             self.entries.remove(key);
         }
     }
+    // ANCHOR_END: lazy_expiry
 }
 
 // ANCHOR: purge_task
