@@ -86,6 +86,7 @@ impl Config {
         }
     }
 
+    // ANCHOR: backlog
     /// `TcpListener::bind`, with a longer queue of connections waiting to
     /// be accepted: 1,024 instead of the default 128. A chat server sees a
     /// thousand clients arrive at once, and a connection that finds the
@@ -107,4 +108,5 @@ impl Config {
         socket.bind(address)?;
         socket.listen(1024)
     }
+    // ANCHOR_END: backlog
 }

@@ -95,6 +95,7 @@ impl LineReader {
         }
     }
 
+    // ANCHOR: read_from
     /// Reads more bytes from the client. `false` when the client has closed
     /// the connection. (Bytes of an unfinished last line are dropped then:
     /// a line is a line only once its `\n` has arrived.)
@@ -118,6 +119,7 @@ impl LineReader {
             }
         }
     }
+    // ANCHOR_END: read_from
 }
 // ANCHOR_END: line_reader
 
