@@ -66,13 +66,10 @@ struct RawTerminal {
 }
 
 impl RawTerminal {
-    /// `-icanon`: every key reaches us at once, not a line at a time.
-    /// `-echo`: we draw what is typed, the terminal must not. `-isig`: Ctrl-C
-    /// is a byte (0x03) that we read, not a signal that would kill us before
-    /// we put the terminal back. `min 1`: a read waits for one byte.
+    /// Keys one at a time (`-icanon`), not echoed (`-echo`), and Ctrl-C a
+    /// byte to read rather than a signal that would kill us (`-isig`).
     fn enter() -> Result<RawTerminal> {
-        // simplified on purpose: the stty program rather than termios through
-        // libc, which would be a new dependency for two calls.
+        // simplified on purpose: stty, not termios through a new dependency.
         let saved = stty(&["-g"])?.trim().to_string();
         stty(&["-icanon", "-echo", "-isig", "min", "1"])?;
         Ok(RawTerminal { saved })
@@ -110,8 +107,7 @@ fn terminal_columns() -> Option<usize> {
 /// simplified on purpose: every character counts as one column, though a
 /// Chinese character or an emoji takes two.
 fn visible_tail(line: &str, columns: usize) -> &str {
-    // One column stays free for the cursor: writing into the last column
-    // wraps the row on some terminals.
+    // The last column stays free: writing there wraps the row on some.
     let room = columns.saturating_sub(PROMPT.len() + 1).max(1);
     let count = line.chars().count();
     if count <= room {
