@@ -87,9 +87,9 @@ bench-table:
 bench-protocols:
     @cargo run -q --release -p tests --bin protocol-bench
 
-# Stage 8 under a fanout load: N receivers, one sender, a window of W messages in flight; deliveries/s and lost deliveries.
-bench-fanout N="100" W="16" M="5000":
-    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p tests --bin fanout-bench -- --receivers {{N}} --window {{W}} --messages {{M}}
+# A chat stage (12-14, default 14) under a fanout load: N receivers, one sender, a window of W messages in flight; deliveries/s and lost deliveries.
+bench-fanout N="100" W="16" M="5000" S="14":
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p tests --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}}
 
 # Serve the tutorial at http://localhost:3000 (needs mdbook: `cargo install --locked mdbook`).
 tutorial:
@@ -116,8 +116,8 @@ prepare:
     }
     check cargo "builds and runs everything" "https://rustup.rs"
     check just "the course's commands" "cargo install --locked just"
-    check redis-cli "talk to stages 2-6" "apt-get install redis-tools / brew install redis"
-    check nc "raw bytes, stage 8's chat" "apt-get install netcat-openbsd / brew install netcat"
+    check redis-cli "talk to stages 2-10" "apt-get install redis-tools / brew install redis"
+    check nc "raw bytes, the chat stages" "apt-get install netcat-openbsd / brew install netcat"
     check mdbook "the book: just tutorial" "cargo install --locked mdbook"
     check redis-server "just bench: the real Redis to compare with (optional)" "apt-get install redis-server"
     check redis-benchmark "just bench (optional)" "apt-get install redis-tools"
