@@ -8,7 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 
 use anyhow::Result;
-use stage_14_chat_presence::line::clean;
+use chat_protocol::line::clean;
 
 use super::read_server_line;
 
