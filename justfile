@@ -77,19 +77,19 @@ stages:
 
 # Stage N (default 10, the whole Redis) under redis-benchmark, side by side with a real redis-server: requests/s and the ratio.
 bench N="10" REQUESTS="200000":
-    @bash tests/bench/compare-with-redis.sh {{N}} {{REQUESTS}}
+    @bash tests/maintainer/compare-with-redis.sh {{N}} {{REQUESTS}}
 
-# Stage 6's hash table against std's HashMap: 1M inserts, lookups, removes; throughput and the worst single insert.
+# Stage 9's hash table against std's HashMap: 1M inserts, lookups, removes; throughput and the worst single insert.
 bench-table:
-    @cargo bench -q -p stage-10-keyspace --bench hash_table
+    @cargo run -q --release -p maintainer --bin hash-table-bench
 
 # The same workload over RESP (stage 10) and the binary protocol (stage 11), pipelined and not.
 bench-protocols:
-    @cargo run -q --release -p tests --bin protocol-bench
+    @cargo run -q --release -p maintainer --bin protocol-bench
 
 # A chat stage (12-14, default 14) under a fanout load: N receivers, one sender, a window of W messages in flight; deliveries/s and lost deliveries.
 bench-fanout N="100" W="16" M="5000" S="14":
-    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p tests --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}}
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}}
 
 # Serve the tutorial at http://localhost:3000 (needs mdbook: `cargo install --locked mdbook`).
 tutorial:
@@ -128,7 +128,7 @@ prepare:
 
 # The course lint: every stage has its header, chapter, hints, checks, README row and recipes; the book's includes resolve; every reference stage passes its checks.
 check-course:
-    @cargo run -q -p tests --bin course -- check
+    @cargo run -q -p maintainer --bin check-course
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo test -q -p tests --test reference_stages
 
 # What CI runs: format, lints, every test, redis-cli against the stages, the book.

@@ -15,11 +15,12 @@
 //!
 //! Around them, the course for a learner: [`learner`] (their registered
 //! program and their progress), [`project`] (`my-server/`, started empty or
-//! from a checkpoint), [`progress`], [`hints`], and for the course itself
-//! [`book`] and [`lint`].
+//! from a checkpoint), [`progress`], [`hints`].
+//!
+//! The course's own tools (the course lint, the book's checks, the benches)
+//! are the `maintainer` package, in `maintainer/`: no lesson needs them.
 
 pub mod binary;
-pub mod book;
 pub mod check;
 pub mod client;
 pub mod escape;
@@ -28,7 +29,6 @@ pub mod hints;
 pub mod htstats;
 pub mod learner;
 pub mod lines;
-pub mod lint;
 pub mod progress;
 pub mod project;
 pub mod random;

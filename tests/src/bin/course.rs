@@ -9,8 +9,10 @@
 //! course progress                   # just progress: which stages pass, what next
 //! course hint N [K]                 # just hint N [K]: stage N's hint K
 //! course watch [N]                  # just watch [N]: test again on every save
-//! course check                      # just check-course: the course lint
 //! ```
+//!
+//! (The course lint, `just check-course`, is a maintainer's tool: the
+//! `check-course` binary of `tests/maintainer`.)
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -21,10 +23,10 @@ use std::time::{Duration, SystemTime};
 use harness::check::{RunSettings, run_stage};
 use harness::learner::{Origin, Registration, choose_server, learner_dir, record_pass};
 use harness::random::seed_from_environment;
-use harness::{hints, lint, progress, project, stages};
+use harness::{hints, progress, project, stages};
 
 const USAGE: &str = "\
-course: the course's commands for learners and teachers (the `just` recipes call it)
+course: the course's commands for learners (the `just` recipes call it)
 
 usage:
   course start                          create my-server/, your own server, and register it
@@ -39,8 +41,7 @@ usage:
   course progress [--server CMD]        run the stages in order: which pass, what to do next
   course hint N [K]                     stage N's hint K (default 1)
   course watch [N]                      test stage N (default: the first not passed yet) each time
-                                        a file of your program changes
-  course check                          the course lint: every stage has its pieces";
+                                        a file of your program changes";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -56,7 +57,6 @@ fn main() -> ExitCode {
         "progress" => run_progress(rest),
         "hint" => hint(rest),
         "watch" => watch(rest),
-        "check" => no_arguments(rest).and_then(|()| check()),
         "-h" | "--help" | "help" => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -231,25 +231,6 @@ fn hint(rest: &[String]) -> Result<ExitCode, String> {
         );
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn check() -> Result<ExitCode, String> {
-    let report = lint::run();
-    for line in &report.checked {
-        println!("  {line}");
-    }
-    if report.problems.is_empty() {
-        println!("The course lint found nothing wrong.");
-        return Ok(ExitCode::SUCCESS);
-    }
-    println!(
-        "\nThe course lint found {} problems:",
-        report.problems.len()
-    );
-    for problem in &report.problems {
-        println!("- {problem}");
-    }
-    Ok(ExitCode::FAILURE)
 }
 
 /// Tests one stage (given, or the one `just progress` says is next), then

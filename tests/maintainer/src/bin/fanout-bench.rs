@@ -4,10 +4,10 @@
 //! such as antirez's smallchat.
 //!
 //! ```text
-//! cargo run --release -p tests --bin fanout-bench -- --receivers 100 --window 1 --messages 2000
-//! cargo run --release -p tests --bin fanout-bench -- --stage 13 --receivers 1000 --window 16
-//! cargo run --release -p tests --bin fanout-bench -- --port 7711 --receivers 900 --window 8
-//! ulimit -n 20000; cargo run --release -p tests --bin fanout-bench -- --receivers 10000 --window 8
+//! cargo run --release -p maintainer --bin fanout-bench -- --receivers 100 --window 1 --messages 2000
+//! cargo run --release -p maintainer --bin fanout-bench -- --stage 13 --receivers 1000 --window 16
+//! cargo run --release -p maintainer --bin fanout-bench -- --port 7711 --receivers 900 --window 8
+//! ulimit -n 20000; cargo run --release -p maintainer --bin fanout-bench -- --receivers 10000 --window 8
 //! ```
 //!
 //! Without `--port`, it starts a reference chat stage on a free port (stage

@@ -3,7 +3,7 @@
 # when it is installed, against a real redis-server, in one run on this
 # machine, and prints requests per second side by side with their ratio.
 #
-#   tests/bench/compare-with-redis.sh [STAGE] [REQUESTS]     (just bench 10)
+#   tests/maintainer/compare-with-redis.sh [STAGE] [REQUESTS]     (just bench 10)
 #
 # The two servers take turns, test by test, so that a noisy moment on the
 # machine does not fall on one of them only. Figures from a small shared
@@ -46,7 +46,7 @@ wait_for() {
 }
 
 ours=$(free_port)
-"target/release/$package" --port "$ours" > "$logs/stage.log" 2>&1 &
+"${CARGO_TARGET_DIR:-target}/release/$package" --port "$ours" > "$logs/stage.log" 2>&1 &
 pids+=($!)
 wait_for "$ours"
 names=("stage $stage")

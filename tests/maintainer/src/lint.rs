@@ -15,11 +15,12 @@
 use std::fs;
 use std::path::Path;
 
+use harness::check::Stage;
+use harness::hints;
+use harness::learner::course_dir;
+use harness::stages;
+
 use crate::book;
-use crate::check::Stage;
-use crate::hints;
-use crate::learner::course_dir;
-use crate::stages;
 
 /// The headings every chapter has, in this order ("What changed" from
 /// stage 2 on).

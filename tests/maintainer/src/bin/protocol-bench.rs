@@ -3,7 +3,7 @@
 //! is the protocol.
 //!
 //! ```text
-//! cargo run --release -p tests --bin protocol-bench      (just bench-protocols)
+//! cargo run --release -p maintainer --bin protocol-bench      (just bench-protocols)
 //! ```
 //!
 //! Workload: each client sends SET then GET of its own keys (16-byte values,

@@ -13,7 +13,7 @@
 use std::fs;
 use std::path::{Component, Path, PathBuf};
 
-use crate::learner::course_dir;
+use harness::learner::course_dir;
 
 /// `tutorial/src`.
 pub fn tutorial_src() -> PathBuf {

@@ -1,9 +1,9 @@
 //! The book's code is included from the stages, never pasted (habit 9): a
 //! renamed file or a moved anchor fails here (mdbook only logs it). The
-//! checker is `harness::book`; the course lint (`just check-course`) runs it
+//! checker is `maintainer::book`; the course lint (`just check-course`) runs it
 //! too.
 
-use harness::book;
+use maintainer::book;
 
 #[test]
 fn every_include_in_the_tutorial_includes_something() {

@@ -2,7 +2,8 @@
 //! what is missing in a copy of it with pieces taken out.
 
 use harness::learner::course_dir;
-use harness::{lint, project};
+use harness::project;
+use maintainer::lint;
 
 #[test]
 fn the_course_has_every_piece_of_every_stage() {

@@ -1,0 +1,30 @@
+//! `check-course`: the course lint, one line per stage and one for the
+//! book, then every problem found. `just check-course` runs it, then the
+//! reference stages against their checks.
+//!
+//! ```text
+//! cargo run -q -p maintainer --bin check-course
+//! ```
+
+use std::process::ExitCode;
+
+use maintainer::lint;
+
+fn main() -> ExitCode {
+    let report = lint::run();
+    for line in &report.checked {
+        println!("  {line}");
+    }
+    if report.problems.is_empty() {
+        println!("The course lint found nothing wrong.");
+        return ExitCode::SUCCESS;
+    }
+    println!(
+        "\nThe course lint found {} problems:",
+        report.problems.len()
+    );
+    for problem in &report.problems {
+        println!("- {problem}");
+    }
+    ExitCode::FAILURE
+}
