@@ -232,6 +232,15 @@ pub fn standalone_manifest(manifest: &str, description: Option<&str>) -> Result<
             format!("default-run = \"{PROJECT_FOLDER}\"")
         } else if section == "package" && key == "description" && description.is_some() {
             format!("description = {:?}", description.unwrap_or_default())
+        } else if let Some(features) = inherited_with_features(trimmed) {
+            // `tokio = { workspace = true, features = ["sync"] }`: the
+            // workspace's value, with these features added to its own.
+            let value = inherited
+                .get(&("workspace.dependencies", key.to_string()))
+                .ok_or_else(|| {
+                    format!("`{trimmed}`: the course's Cargo.toml has no `{key}` in [workspace.dependencies]")
+                })?;
+            format!("{key} = {}", with_features(value, &features))
         } else if let Some(name) = key.strip_suffix(".workspace") {
             let table = if section == "package" {
                 "workspace.package"
@@ -253,6 +262,58 @@ pub fn standalone_manifest(manifest: &str, description: Option<&str>) -> Result<
          [workspace]\n",
     );
     Ok(out)
+}
+
+/// The features of a dependency written `name = { workspace = true,
+/// features = [...] }`, or `None` for any other line.
+fn inherited_with_features(line: &str) -> Option<Vec<String>> {
+    let (_, value) = line.split_once('=')?;
+    let table = value.trim().strip_prefix('{')?.strip_suffix('}')?;
+    if !table.replace(' ', "").contains("workspace=true") {
+        return None;
+    }
+    Some(features_of(table))
+}
+
+/// The quoted words of a `features = [...]` list in `text`.
+fn features_of(text: &str) -> Vec<String> {
+    let Some((_, list)) = text.split_once("features") else {
+        return Vec::new();
+    };
+    let list = list
+        .split_once('[')
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map_or("", |(inside, _)| inside);
+    list.split(',')
+        .map(|word| word.trim().trim_matches('"').to_string())
+        .filter(|word| !word.is_empty())
+        .collect()
+}
+
+/// A workspace dependency's value (`"1"` or `{ version = "1", features =
+/// [...] }`) with `extra` features added.
+fn with_features(value: &str, extra: &[String]) -> String {
+    let version = match value.strip_prefix('{') {
+        None => value.to_string(),
+        Some(table) => table
+            .split(',')
+            .find_map(|part| {
+                let (key, version) = part.split_once('=')?;
+                (key.trim() == "version").then(|| version.trim().to_string())
+            })
+            .unwrap_or_default(),
+    };
+    let mut features = features_of(value);
+    for feature in extra {
+        if !features.contains(feature) {
+            features.push(feature.clone());
+        }
+    }
+    let quoted: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
+    format!(
+        "{{ version = {version}, features = [{}] }}",
+        quoted.join(", ")
+    )
 }
 
 /// `key = value` lines of `[workspace.package]` and
