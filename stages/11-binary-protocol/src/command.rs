@@ -4,6 +4,10 @@
 //! Each command first checks its arguments (`parse`), then runs (`execute`):
 //! a bad command gets an error reply and the connection goes on.
 
+mod handshake;
+#[cfg(test)]
+mod tests;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -25,26 +29,27 @@ pub enum Command {
         condition: Condition,
         return_old: bool,
     },
-    /// `DEL key [key ...]`
-    Del(Vec<Bytes>),
-    /// `EXISTS key [key ...]`
-    Exists(Vec<Bytes>),
-    /// `DBSIZE`
-    DbSize,
-    /// `KEYS pattern`
-    Keys(Bytes),
     /// `TTL key` (seconds) or `PTTL key` (milliseconds).
     Ttl {
         key: Bytes,
         milliseconds: bool,
     },
+    DbSize,
+    /// `DEL key [key ...]`
+    Del(Vec<Bytes>),
+    /// `EXISTS key [key ...]`
+    Exists(Vec<Bytes>),
+    /// `KEYS pattern`
+    Keys(Bytes),
     /// `FLUSHALL [ASYNC | SYNC]`
     FlushAll,
+    /// `DEBUG HTSTATS 0`: the key space's hash tables, as Redis describes
+    /// them.
+    HashTableStats,
     /// `QUIT`: reply OK, then close.
     Quit,
     /// A command that only needs a fixed, harmless answer: the ones client
-    /// libraries and tools send when they connect (`COMMAND DOCS`,
-    /// `CLIENT SETINFO`, `CONFIG GET save`, `SELECT 0`).
+    /// libraries and tools send when they connect (`handshake.rs`).
     Fixed(Reply),
 }
 
@@ -55,21 +60,10 @@ impl Command {
         let Some(name) = args.first() else {
             return Err(Reply::error("empty command"));
         };
-        // Command names are case-insensitive: compare an upper-case copy,
-        // made on the stack (no name we know is longer than 16 bytes).
-        let mut upper = [0u8; 16];
-        let known_length = name.len() <= upper.len();
-        if known_length {
-            upper[..name.len()].copy_from_slice(name);
-            upper.make_ascii_uppercase();
-        }
-        let upper = if known_length {
-            &upper[..name.len()]
-        } else {
-            &[][..]
-        };
+        // Command names are case-insensitive: `ping`, `PING` and `Ping`.
+        let upper = name.to_ascii_uppercase();
         let args = &args[1..];
-        match upper {
+        match upper.as_slice() {
             b"PING" => match args {
                 [] => Ok(Command::Ping(None)),
                 [message] => Ok(Command::Ping(Some(message.clone()))),
@@ -84,29 +78,35 @@ impl Command {
                 _ => Err(wrong_arity("get")),
             },
             b"SET" => parse_set(args),
-            b"DEL" if !args.is_empty() => Ok(Command::Del(args.to_vec())),
-            b"DEL" => Err(wrong_arity("del")),
-            b"EXISTS" if !args.is_empty() => Ok(Command::Exists(args.to_vec())),
-            b"EXISTS" => Err(wrong_arity("exists")),
+            b"TTL" => match args {
+                [key] => Ok(Command::Ttl {
+                    key: key.clone(),
+                    milliseconds: false,
+                }),
+                _ => Err(wrong_arity("ttl")),
+            },
+            b"PTTL" => match args {
+                [key] => Ok(Command::Ttl {
+                    key: key.clone(),
+                    milliseconds: true,
+                }),
+                _ => Err(wrong_arity("pttl")),
+            },
             b"DBSIZE" => match args {
                 [] => Ok(Command::DbSize),
                 _ => Err(wrong_arity("dbsize")),
             },
+            b"DEL" if !args.is_empty() => Ok(Command::Del(args.to_vec())),
+            b"DEL" => Err(wrong_arity("del")),
+            b"EXISTS" if !args.is_empty() => Ok(Command::Exists(args.to_vec())),
+            b"EXISTS" => Err(wrong_arity("exists")),
             b"KEYS" => match args {
                 [pattern] => Ok(Command::Keys(pattern.clone())),
                 _ => Err(wrong_arity("keys")),
             },
-            b"TTL" | b"PTTL" => match args {
-                [key] => Ok(Command::Ttl {
-                    key: key.clone(),
-                    milliseconds: upper == b"PTTL",
-                }),
-                _ if upper == b"PTTL" => Err(wrong_arity("pttl")),
-                _ => Err(wrong_arity("ttl")),
-            },
             b"FLUSHALL" => match args {
                 // The two modes differ in Redis only in which thread frees
-                // the memory; here, both free it now.
+                // the memory; here, both free it after the lock.
                 [] => Ok(Command::FlushAll),
                 [mode]
                     if mode.eq_ignore_ascii_case(b"ASYNC")
@@ -116,27 +116,17 @@ impl Command {
                 }
                 _ => Err(syntax_error()),
             },
+            b"DEBUG" => parse_debug(args),
             b"QUIT" => Ok(Command::Quit),
-            b"COMMAND" => parse_command_command(args),
-            b"CLIENT" => parse_client(args),
-            b"CONFIG" => parse_config(args),
-            b"SELECT" => match args {
-                [index] => match parse_integer(index) {
-                    Some(0) => Ok(Command::Fixed(Reply::Simple("OK"))),
-                    // One key space, database 0, as in Redis Cluster.
-                    Some(_) => Err(Reply::error("DB index is out of range")),
-                    None => Err(not_an_integer()),
-                },
-                _ => Err(wrong_arity("select")),
-            },
+            b"COMMAND" => handshake::parse_command_command(args),
+            b"CLIENT" => handshake::parse_client(args),
+            b"CONFIG" => handshake::parse_config(args),
+            b"SELECT" => handshake::parse_select(args),
             _ => Err(unknown_command(name, args)),
         }
     }
 }
 // ANCHOR_END: parse
-
-/// The commands this stage knows, for `COMMAND COUNT`.
-const COMMAND_COUNT: i64 = 16;
 
 // ANCHOR: parse_set
 /// `SET key value [NX | XX] [GET] [EX seconds | PX milliseconds |
@@ -251,66 +241,26 @@ fn instant_of_unix_millis(milliseconds: i64) -> Option<Instant> {
     Instant::now().checked_add(Duration::from_millis(u64::try_from(from_now).ok()?))
 }
 
-fn parse_command_command(args: &[Bytes]) -> Result<Command, Reply> {
-    let Some(sub) = args.first() else {
-        // Redis sends its whole command table; an empty one is a harmless
-        // answer that clients accept.
-        return Ok(Command::Fixed(Reply::Array(Vec::new())));
-    };
-    if sub.eq_ignore_ascii_case(b"DOCS") {
-        // redis-cli asks for this when it starts, for its hints.
-        Ok(Command::Fixed(Reply::Array(Vec::new())))
-    } else if sub.eq_ignore_ascii_case(b"COUNT") && args.len() == 1 {
-        Ok(Command::Fixed(Reply::Integer(COMMAND_COUNT)))
-    } else {
-        Err(unknown_subcommand(sub, "COMMAND"))
+// ANCHOR: parse_debug
+/// `DEBUG HTSTATS <dbid>`, the one DEBUG subcommand here, with Redis's
+/// errors. There is one key space, database 0 (as `SELECT` says).
+fn parse_debug(args: &[Bytes]) -> Result<Command, Reply> {
+    match args {
+        [] => Err(wrong_arity("debug")),
+        [sub, dbid] if sub.eq_ignore_ascii_case(b"HTSTATS") => match parse_integer(dbid) {
+            Some(0) => Ok(Command::HashTableStats),
+            Some(_) => Err(Reply::error("Out of range database")),
+            None => Err(not_an_integer()),
+        },
+        [sub, ..] => {
+            let mut message = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+            message.extend_from_slice(c_string(sub, 128));
+            message.extend_from_slice(b"'. Try DEBUG HELP.");
+            Err(Reply::Error(message))
+        }
     }
 }
-
-fn parse_client(args: &[Bytes]) -> Result<Command, Reply> {
-    let Some(sub) = args.first() else {
-        return Err(wrong_arity("client"));
-    };
-    // redis-py, the `redis` crate and others name themselves on connect.
-    if sub.eq_ignore_ascii_case(b"SETINFO") && args.len() == 3
-        || sub.eq_ignore_ascii_case(b"SETNAME") && args.len() == 2
-    {
-        Ok(Command::Fixed(Reply::Simple("OK")))
-    } else if sub.eq_ignore_ascii_case(b"GETNAME") && args.len() == 1 {
-        Ok(Command::Fixed(Reply::Null))
-    } else {
-        Err(unknown_subcommand(sub, "CLIENT"))
-    }
-}
-
-fn parse_config(args: &[Bytes]) -> Result<Command, Reply> {
-    let Some(sub) = args.first() else {
-        return Err(wrong_arity("config"));
-    };
-    if !sub.eq_ignore_ascii_case(b"GET") {
-        return Err(unknown_subcommand(sub, "CONFIG"));
-    }
-    if args.len() < 2 {
-        return Err(wrong_arity("config|get"));
-    }
-    // redis-benchmark asks about persistence to warn when it is on. This
-    // server keeps nothing on disk, and says so.
-    let mut pairs = Vec::new();
-    for name in &args[1..] {
-        let value: &'static [u8] = if name.eq_ignore_ascii_case(b"save") {
-            b""
-        } else if name.eq_ignore_ascii_case(b"appendonly") {
-            b"no"
-        } else {
-            continue;
-        };
-        pairs.push(Reply::Bulk(Bytes::copy_from_slice(
-            &name.to_ascii_lowercase(),
-        )));
-        pairs.push(Reply::Bulk(Bytes::from_static(value)));
-    }
-    Ok(Command::Fixed(Reply::Array(pairs)))
-}
+// ANCHOR_END: parse_debug
 
 // ANCHOR: execute
 impl Command {
@@ -336,15 +286,6 @@ impl Command {
                     Reply::Null
                 }
             }
-            Command::Del(keys) => Reply::Integer(db.delete(&keys) as i64),
-            Command::Exists(keys) => Reply::Integer(db.count_existing(&keys) as i64),
-            Command::DbSize => Reply::Integer(db.len() as i64),
-            Command::Keys(pattern) => Reply::Array(
-                db.keys_matching(&pattern)
-                    .into_iter()
-                    .map(Reply::Bulk)
-                    .collect(),
-            ),
             Command::Ttl { key, milliseconds } => Reply::Integer(match db.time_to_live(&key) {
                 TimeToLive::Missing => -2,
                 TimeToLive::Forever => -1,
@@ -354,10 +295,21 @@ impl Command {
                 TimeToLive::Left(left) if milliseconds => whole_milliseconds(left),
                 TimeToLive::Left(left) => (whole_milliseconds(left) + 500) / 1000,
             }),
+            Command::DbSize => Reply::Integer(db.len() as i64),
+            Command::Del(keys) => Reply::Integer(db.delete(&keys) as i64),
+            Command::Exists(keys) => Reply::Integer(db.count_existing(&keys) as i64),
+            Command::Keys(pattern) => Reply::Array(
+                db.keys_matching(&pattern)
+                    .into_iter()
+                    .map(Reply::Bulk)
+                    .collect(),
+            ),
             Command::FlushAll => {
                 db.clear();
                 Reply::Simple("OK")
             }
+            // Text, in a bulk string (RESP2 has no other kind for it).
+            Command::HashTableStats => Reply::Bulk(Bytes::from(db.hash_table_stats())),
             Command::Quit => Reply::Simple("OK"),
             Command::Fixed(reply) => reply,
         }
@@ -382,179 +334,31 @@ fn not_an_integer() -> Reply {
     Reply::error("value is not an integer or out of range")
 }
 
+// ANCHOR: unknown_command
 /// `ERR unknown command 'foo', with args beginning with: 'a' 'b' `, built
 /// exactly as Redis builds it: the name cut at 128 bytes, then quoted
 /// arguments until the list reaches 128 bytes, each cut to what is left.
-/// (A NUL byte ends a string there, as in C.)
 fn unknown_command(name: &[u8], args: &[Bytes]) -> Reply {
-    fn c_string(bytes: &[u8], max: usize) -> &[u8] {
-        let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
-        &bytes[..end.min(max)]
-    }
-    let mut quoted = Vec::new();
-    for arg in args {
-        if quoted.len() >= 128 {
-            break;
-        }
-        let budget = 128 - quoted.len();
-        quoted.push(b'\'');
-        quoted.extend_from_slice(c_string(arg, budget));
-        quoted.extend_from_slice(b"' ");
-    }
     let mut message = b"ERR unknown command '".to_vec();
     message.extend_from_slice(c_string(name, 128));
     message.extend_from_slice(b"', with args beginning with: ");
-    message.extend_from_slice(&quoted);
-    Reply::Error(message)
-}
-
-fn unknown_subcommand(sub: &[u8], command: &str) -> Reply {
-    let mut message = b"ERR unknown subcommand '".to_vec();
-    message.extend_from_slice(&sub[..sub.len().min(128)]);
-    message.extend_from_slice(format!("'. Try {command} HELP.").as_bytes());
-    Reply::Error(message)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn args(words: &[&str]) -> Vec<Bytes> {
-        words
-            .iter()
-            .map(|w| Bytes::copy_from_slice(w.as_bytes()))
-            .collect()
-    }
-
-    fn error_of(words: &[&str]) -> String {
-        match Command::parse(args(words)) {
-            Err(Reply::Error(text)) => String::from_utf8(text).unwrap(),
-            other => panic!("{words:?}: {other:?}"),
+    let list_start = message.len();
+    for arg in args {
+        let listed = message.len() - list_start;
+        if listed >= 128 {
+            break;
         }
+        message.push(b'\'');
+        message.extend_from_slice(c_string(arg, 128 - listed));
+        message.extend_from_slice(b"' ");
     }
-
-    #[test]
-    fn errors_as_redis_words_them() {
-        assert_eq!(
-            error_of(&["FOO", "a", "b"]),
-            "ERR unknown command 'FOO', with args beginning with: 'a' 'b' "
-        );
-        assert_eq!(
-            error_of(&["foo"]),
-            "ERR unknown command 'foo', with args beginning with: "
-        );
-        assert_eq!(
-            error_of(&["gEt"]),
-            "ERR wrong number of arguments for 'get' command"
-        );
-        assert_eq!(
-            error_of(&["PING", "a", "b"]),
-            "ERR wrong number of arguments for 'ping' command"
-        );
-        assert_eq!(
-            error_of(&["SET", "k"]),
-            "ERR wrong number of arguments for 'set' command"
-        );
-        assert_eq!(error_of(&["SET", "k", "v", "FOO"]), "ERR syntax error");
-        assert_eq!(error_of(&["SET", "k", "v", "EX"]), "ERR syntax error");
-        assert_eq!(error_of(&["SET", "k", "v", "NX", "XX"]), "ERR syntax error");
-        assert_eq!(
-            error_of(&["SET", "k", "v", "EX", "1", "PX", "5"]),
-            "ERR syntax error"
-        );
-        assert_eq!(
-            error_of(&["SET", "k", "v", "EX", "abc"]),
-            "ERR value is not an integer or out of range"
-        );
-        assert_eq!(
-            error_of(&["SET", "k", "v", "EX", "0"]),
-            "ERR invalid expire time in 'set' command"
-        );
-        assert_eq!(
-            error_of(&["SET", "k", "v", "PX", "-5"]),
-            "ERR invalid expire time in 'set' command"
-        );
-        assert_eq!(
-            error_of(&["SET", "k", "v", "EX", "9223372036854775"]),
-            "ERR invalid expire time in 'set' command"
-        );
-        assert_eq!(
-            error_of(&["CLIENT", "FOO"]),
-            "ERR unknown subcommand 'FOO'. Try CLIENT HELP."
-        );
-    }
-
-    #[test]
-    fn an_unknown_command_quotes_at_most_128_bytes_of_arguments() {
-        let long = "x".repeat(200);
-        let text = error_of(&["nope", &long, "more"]);
-        let quoted = text.split_once("beginning with: ").unwrap().1;
-        assert_eq!(quoted, format!("'{}' ", "x".repeat(128)));
-    }
-
-    #[test]
-    fn set_options_in_any_case_and_order() {
-        let command = Command::parse(args(&["set", "k", "v", "nx", "px", "100", "get"])).unwrap();
-        let Command::Set {
-            condition,
-            expiry,
-            return_old,
-            ..
-        } = command
-        else {
-            panic!("{command:?}");
-        };
-        assert_eq!(condition, Condition::IfAbsent);
-        assert!(return_old);
-        assert!(matches!(expiry, Expiry::At(_)));
-    }
-
-    #[test]
-    fn key_space_commands() {
-        let db = Db::default();
-        let run = |words: &[&str]| Command::parse(args(words)).unwrap().execute(&db);
-        assert_eq!(run(&["SET", "a", "1"]), Reply::Simple("OK"));
-        assert_eq!(run(&["SET", "b", "2", "PX", "2600"]), Reply::Simple("OK"));
-        assert_eq!(run(&["EXISTS", "a", "a", "zz"]), Reply::Integer(2));
-        assert_eq!(run(&["DBSIZE"]), Reply::Integer(2));
-        assert_eq!(run(&["TTL", "a"]), Reply::Integer(-1));
-        assert_eq!(run(&["TTL", "b"]), Reply::Integer(3));
-        assert_eq!(run(&["pttl", "zz"]), Reply::Integer(-2));
-        assert_eq!(
-            run(&["KEYS", "a*"]),
-            Reply::Array(vec![Reply::Bulk(Bytes::from_static(b"a"))])
-        );
-        assert_eq!(run(&["DEL", "a", "a", "zz"]), Reply::Integer(1));
-        assert_eq!(run(&["FLUSHALL", "async"]), Reply::Simple("OK"));
-        assert_eq!(run(&["DBSIZE"]), Reply::Integer(0));
-        assert_eq!(error_of(&["FLUSHALL", "now"]), "ERR syntax error");
-        assert_eq!(
-            error_of(&["DBSIZE", "x"]),
-            "ERR wrong number of arguments for 'dbsize' command"
-        );
-        assert_eq!(
-            error_of(&["PTTL"]),
-            "ERR wrong number of arguments for 'pttl' command"
-        );
-        assert_eq!(
-            error_of(&["DEL"]),
-            "ERR wrong number of arguments for 'del' command"
-        );
-    }
-
-    #[test]
-    fn set_and_get_run_against_the_db() {
-        let db = Db::default();
-        let run = |words: &[&str]| Command::parse(args(words)).unwrap().execute(&db);
-        assert_eq!(run(&["GET", "k"]), Reply::Null);
-        assert_eq!(run(&["SET", "k", "v"]), Reply::Simple("OK"));
-        assert_eq!(run(&["SET", "k", "w", "NX"]), Reply::Null);
-        assert_eq!(
-            run(&["SET", "k", "w", "GET"]),
-            Reply::Bulk(Bytes::from_static(b"v"))
-        );
-        assert_eq!(run(&["GET", "k"]), Reply::Bulk(Bytes::from_static(b"w")));
-        assert_eq!(run(&["SET", "gone", "v", "PXAT", "1"]), Reply::Simple("OK"));
-        assert_eq!(run(&["GET", "gone"]), Reply::Null);
-    }
+    Reply::Error(message)
 }
+
+/// What C's `printf("%.*s")` prints of `bytes`: up to the first NUL byte
+/// (where a C string ends), and at most `max` bytes.
+fn c_string(bytes: &[u8], max: usize) -> &[u8] {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    &bytes[..end.min(max)]
+}
+// ANCHOR_END: unknown_command

@@ -3,8 +3,7 @@
 //!
 //! Replies are collected in a buffer and written once for every batch of
 //! commands that arrived together: with pipelining, sixteen commands in one
-//! read cost one write, not sixteen. (mini-redis writes after every reply,
-//! and runs at a few percent of Redis's speed with `redis-benchmark -P 16`.)
+//! read cost one write, not sixteen.
 
 use bytes::{Bytes, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -16,7 +15,8 @@ use crate::reply::Reply;
 /// Room made in the read buffer before each read.
 const READ_CHUNK: usize = 16 * 1024;
 /// Past this many bytes of replies, write them out before running more
-/// commands, so that a pipeline of large GETs cannot pile up in memory.
+/// commands, so that a long pipeline of large replies cannot pile up in
+/// memory.
 pub const WRITE_HIGH_WATER: usize = 64 * 1024;
 
 pub struct Connection {
@@ -73,7 +73,7 @@ impl Connection {
     /// reset can destroy the error reply before the client has read it. So:
     /// end our side (`shutdown`), then read and throw away what the client
     /// still sends, for a moment, before we let go of the socket.
-    pub async fn close(&mut self) -> std::io::Result<()> {
+    pub async fn close(mut self) -> std::io::Result<()> {
         self.flush().await?;
         self.stream.shutdown().await?;
         let drain = async {

@@ -1,13 +1,14 @@
-//! The key space: keys to values in our own hash table, and a second table
-//! of expiry times for the keys that have one, shared by every connection
-//! behind one lock. (Redis keeps the same two tables: `dict` and `expires`.)
+//! The key space: keys to values, and the expiry times of the keys that have
+//! one, in two hash tables of our own (as Redis's `dict` and `expires`),
+//! shared by every connection behind one lock.
 //!
 //! Expired keys go two ways, as in Redis: a read that finds one deletes it
-//! (lazy expiry), and a background task samples random keys that have an
-//! expiry time and deletes the expired ones (active expiry), so memory does
-//! not fill up with dead keys.
+//! (lazy expiry), and a background task samples the keys that can expire
+//! (active expiry), so memory does not fill up with dead keys.
 
-use std::hash::{BuildHasher, Hasher};
+#[cfg(test)]
+mod tests;
+
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -15,14 +16,14 @@ use bytes::Bytes;
 
 use crate::glob;
 use crate::hash_table::HashTable;
+use crate::random::Random;
 
 /// A handle to the shared key space; cloning it is cheap.
 #[derive(Clone, Default)]
 pub struct Db {
-    // A std `Mutex`, not Tokio's: the lock is held for a few table
-    // operations and never across an `.await`. (Why not a read-write lock,
-    // so GETs could run side by side? See the stage 6 chapter: it measured
-    // no faster here, and a GET may have to delete an expired key anyway.)
+    // A std `Mutex`, not Tokio's: the lock is held for a few hash-table
+    // operations and never across an `.await`, and then a plain mutex is
+    // both simpler and faster.
     state: Arc<Mutex<State>>,
 }
 
@@ -66,9 +67,9 @@ pub enum TimeToLive {
 
 impl Db {
     fn lock(&self) -> MutexGuard<'_, State> {
-        // A panic while the lock was held cannot leave the tables in a state
-        // that breaks their invariants (each operation completes or not);
-        // keep serving rather than panic in every other connection too.
+        // A panic while the lock was held cannot leave the map half-changed
+        // in a way that matters to a cache; keep serving rather than panic
+        // in every other connection too.
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -148,30 +149,32 @@ impl Db {
             .count()
     }
 
-    /// How many keys are stored, as Redis counts them: including expired
-    /// keys that have not been deleted yet (DBSIZE).
-    pub fn len(&self) -> usize {
-        self.lock().entries.len()
-    }
-
-    /// Every live key that matches the glob `pattern` (KEYS).
+    // ANCHOR: keys_matching
+    /// Every live key that matches the glob `pattern` (KEYS): a walk over
+    /// the whole table, as in Redis.
     pub fn keys_matching(&self, pattern: &[u8]) -> Vec<Bytes> {
-        let state = self.lock();
+        let mut state = self.lock();
+        let State { entries, expires } = &mut *state;
         let now = Instant::now();
         let match_all = pattern == b"*";
-        state
-            .entries
+        entries
             .iter()
             .filter(|(key, _)| match_all || glob::matches(pattern, key))
             // Expired keys not deleted yet are not listed.
             .filter(|(key, _)| {
-                state
-                    .expires
-                    .get(key.as_ref())
-                    .is_none_or(|when| *when > now)
+                expires.is_empty() || expires.get(key.as_ref()).is_none_or(|when| *when > now)
             })
             .map(|(key, _)| key.clone())
             .collect()
+    }
+    // ANCHOR_END: keys_matching
+
+    /// Deletes every key (FLUSHALL). The tables are swapped for empty ones
+    /// under the lock and freed after it, so that other clients wait for
+    /// the swap only.
+    pub fn clear(&self) {
+        let old = std::mem::take(&mut *self.lock());
+        drop(old);
     }
 
     /// How long `key` has left (TTL, PTTL).
@@ -187,11 +190,20 @@ impl Db {
         }
     }
 
-    /// Deletes every key (FLUSHALL).
-    pub fn clear(&self) {
-        let mut state = self.lock();
-        state.entries.clear();
-        state.expires.clear();
+    /// How many keys are stored, as Redis counts them: including expired
+    /// keys that have not been deleted yet (DBSIZE).
+    pub fn len(&self) -> usize {
+        self.lock().entries.len()
+    }
+
+    /// Both tables as Redis's `DEBUG HTSTATS` describes them.
+    pub fn hash_table_stats(&self) -> String {
+        let state = self.lock();
+        format!(
+            "[Dictionary HT]\n{}[Expires HT]\n{}",
+            state.entries.stats(),
+            state.expires.stats()
+        )
     }
 
     // ANCHOR: expire_sample
@@ -208,28 +220,20 @@ impl Db {
         loop {
             let mut state = self.lock();
             let now = Instant::now();
-            let mut expired = Vec::new();
             let drawn = SAMPLE.min(state.expires.len());
-            for _ in 0..drawn {
-                if let Some((key, when)) = state.expires.random_entry(random.next()) {
-                    if *when <= now {
-                        expired.push(key.clone());
-                    }
-                }
-            }
-            // The same key may be drawn twice: count what was deleted.
             let mut deleted_now = 0;
-            for key in &expired {
-                if state.expires.remove(key.as_ref()).is_some() {
-                    state.entries.remove(key.as_ref());
+            for _ in 0..drawn {
+                let Some((key, when)) = state.expires.random_entry(random) else {
+                    break;
+                };
+                if *when <= now {
+                    let key = key.clone();
+                    state.expires.remove(&key);
+                    state.entries.remove(&key);
                     deleted_now += 1;
                 }
             }
             deleted += deleted_now;
-            // Let the tables finish a resize while the server is quiet, as
-            // Redis's cron does.
-            state.entries.rehash_for(Duration::from_micros(500));
-            state.expires.rehash_for(Duration::from_micros(500));
             drop(state);
             // A quarter or less of this sample had expired: few are left.
             if drawn == 0 || deleted_now * 4 <= drawn || started.elapsed() >= budget {
@@ -238,12 +242,27 @@ impl Db {
         }
     }
     // ANCHOR_END: expire_sample
+
+    /// The tables' upkeep, as Redis's cron does it: shrink a table left
+    /// mostly empty, then rehash for a millisecond, the keys' table first.
+    pub fn maintain_tables(&self) {
+        const REHASH_BUDGET: Duration = Duration::from_millis(1);
+        let mut state = self.lock();
+        state.entries.shrink_if_sparse();
+        state.expires.shrink_if_sparse();
+        if state.entries.is_rehashing() {
+            state.entries.rehash_for(REHASH_BUDGET);
+        } else {
+            state.expires.rehash_for(REHASH_BUDGET);
+        }
+    }
 }
 
 impl State {
+    // ANCHOR: lazy_expiry
     /// Lazy expiry: deletes `key` if its time has passed.
     fn remove_if_expired(&mut self, key: &[u8]) {
-        // No key has an expiry time (the common case): nothing to look up.
+        // The common case, no key with an expiry time: no hashing.
         if self.expires.is_empty() {
             return;
         }
@@ -256,155 +275,22 @@ impl State {
             self.entries.remove(key);
         }
     }
-}
-
-/// Random numbers for sampling keys (a xorshift generator: sampling needs
-/// speed and spread, not secrecy), seeded from std's per-process random
-/// hasher keys.
-pub struct Random(u64);
-
-impl Default for Random {
-    fn default() -> Random {
-        Random::new()
-    }
-}
-
-impl Random {
-    pub fn new() -> Random {
-        let seed = std::collections::hash_map::RandomState::new()
-            .build_hasher()
-            .finish();
-        Random(seed | 1)
-    }
-
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
+    // ANCHOR_END: lazy_expiry
 }
 
 // ANCHOR: purge_task
-/// Active expiry: ten times a second (Redis's default `hz`), sample keys
-/// that have an expiry time and delete the expired ones, for at most 25 ms
-/// a round (Redis's slow cycle is a quarter of its 100 ms period), in
-/// rounds that each hold the lock only for one sample.
-pub async fn purge_expired_keys(db: Db) {
+/// The key space's background work, as Redis's `databasesCron` does it ten
+/// times a second (its default `hz`): active expiry, for at most 25 ms a
+/// round (a quarter of the period, as Redis's slow cycle), in samples that
+/// each hold the lock only briefly; then the tables' upkeep, so that a
+/// table nobody uses still finishes its resize.
+pub async fn cron(db: Db) {
     let mut random = Random::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));
     loop {
         tick.tick().await;
         db.expire_sample(&mut random, Duration::from_millis(25));
+        db.maintain_tables();
     }
 }
 // ANCHOR_END: purge_task
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn bytes(text: &str) -> Bytes {
-        Bytes::copy_from_slice(text.as_bytes())
-    }
-
-    #[test]
-    fn set_get_delete_exists() {
-        let db = Db::default();
-        assert_eq!(
-            db.set(b"a", b"1", Expiry::Never, Condition::Always),
-            (true, None)
-        );
-        db.set(b"b", b"2", Expiry::Never, Condition::Always);
-        assert_eq!(db.get(b"a").as_deref(), Some(&b"1"[..]));
-        assert_eq!(db.count_existing(&[bytes("a"), bytes("a"), bytes("zz")]), 2);
-        assert_eq!(
-            db.delete(&[bytes("a"), bytes("a"), bytes("b"), bytes("c")]),
-            2
-        );
-        assert_eq!(db.len(), 0);
-    }
-
-    #[test]
-    fn an_expired_key_is_never_returned() {
-        let db = Db::default();
-        let past = Instant::now() - Duration::from_millis(1);
-        db.set(b"k", b"v", Expiry::At(past), Condition::Always);
-        assert_eq!(db.len(), 1, "not deleted until someone looks");
-        assert_eq!(db.keys_matching(b"*"), Vec::<Bytes>::new());
-        assert_eq!(db.time_to_live(b"k"), TimeToLive::Missing);
-        assert_eq!(db.len(), 0, "looking deleted it");
-    }
-
-    #[test]
-    fn ttl_forever_and_left() {
-        let db = Db::default();
-        db.set(b"f", b"v", Expiry::Never, Condition::Always);
-        assert_eq!(db.time_to_live(b"f"), TimeToLive::Forever);
-        db.set(
-            b"t",
-            b"v",
-            Expiry::At(Instant::now() + Duration::from_secs(10)),
-            Condition::Always,
-        );
-        let TimeToLive::Left(left) = db.time_to_live(b"t") else {
-            panic!("t has an expiry time");
-        };
-        assert!(left > Duration::from_secs(9) && left <= Duration::from_secs(10));
-        // SET without an expiry drops it; KEEPTTL keeps it.
-        db.set(b"t", b"w", Expiry::Keep, Condition::Always);
-        assert!(matches!(db.time_to_live(b"t"), TimeToLive::Left(_)));
-        db.set(b"t", b"w", Expiry::Never, Condition::Always);
-        assert_eq!(db.time_to_live(b"t"), TimeToLive::Forever);
-    }
-
-    #[test]
-    fn active_expiry_samples_until_few_are_expired() {
-        let db = Db::default();
-        let past = Instant::now() - Duration::from_millis(1);
-        let future = Instant::now() + Duration::from_secs(60);
-        for i in 0..2_000 {
-            let key = format!("dead{i}");
-            db.set(key.as_bytes(), b"v", Expiry::At(past), Condition::Always);
-        }
-        for i in 0..100 {
-            let key = format!("alive{i}");
-            db.set(key.as_bytes(), b"v", Expiry::At(future), Condition::Always);
-            db.set(
-                format!("plain{i}").as_bytes(),
-                b"v",
-                Expiry::Never,
-                Condition::Always,
-            );
-        }
-        let mut random = Random::new();
-        let mut rounds = 0;
-        while db.len() > 200 && rounds < 100 {
-            db.expire_sample(&mut random, Duration::from_millis(25));
-            rounds += 1;
-        }
-        // Sampling stops once a quarter or fewer of a sample are expired, so
-        // a few dead keys may remain until a later round or a read.
-        assert!(
-            db.len() < 260,
-            "{} keys left after {rounds} rounds",
-            db.len()
-        );
-        assert_eq!(db.keys_matching(b"plain*").len(), 100);
-        assert_eq!(db.keys_matching(b"alive*").len(), 100);
-    }
-
-    #[test]
-    fn keys_with_a_pattern() {
-        let db = Db::default();
-        for key in ["hello", "hallo", "hxllo", "other"] {
-            db.set(key.as_bytes(), b"v", Expiry::Never, Condition::Always);
-        }
-        let mut found = db.keys_matching(b"h[ae]llo");
-        found.sort();
-        assert_eq!(found, vec![bytes("hallo"), bytes("hello")]);
-        assert_eq!(db.keys_matching(b"*").len(), 4);
-        db.clear();
-        assert_eq!(db.len(), 0);
-    }
-}

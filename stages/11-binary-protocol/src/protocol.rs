@@ -1,4 +1,5 @@
-//! Reading requests off the wire: length-prefixed binary messages.
+//! Requests on the wire: length-prefixed binary messages. The server reads
+//! them (`Parser`), the client writes them (`encode_request`).
 //!
 //! Every number is big-endian (network byte order: the most significant
 //! byte first), unsigned unless said otherwise.
@@ -12,18 +13,22 @@
 //! parsed: the server waits until that many bytes have arrived, then
 //! parses the message as a whole, with every offset checked against its
 //! end. No line to search for, no escaping, binary-safe by construction.
-//!
-//! Compare stage 5's RESP: there, the end of a command is found by parsing
-//! it, line by line, as its bytes arrive.
+
+#[cfg(test)]
+mod tests;
 
 use std::fmt;
 
 use bytes::{Buf, Bytes, BytesMut};
 
+// ANCHOR: limits
 /// The largest message, request or reply (32 MB). A length prefix over it
 /// is refused before any of the message is read: a client cannot make the
 /// server wait for, or allocate, more.
 pub const MAX_MESSAGE: usize = 32 * 1024 * 1024;
+/// The most strings a request holds: its count is one byte.
+pub const MAX_STRINGS: usize = u8::MAX as usize;
+// ANCHOR_END: limits
 
 /// A message that cannot be trusted. The server answers with an ERR reply
 /// (the framing still tells it where the message ended, or that it will
@@ -65,7 +70,6 @@ impl fmt::Display for ProtocolError {
 // ANCHOR: parser
 /// The request reader. It keeps no state between reads: the length prefix
 /// makes "is the whole message here?" one comparison.
-#[derive(Default)]
 pub struct Parser;
 
 impl Parser {
@@ -123,9 +127,22 @@ fn parse_message(mut message: Bytes) -> Result<Vec<Bytes>, ProtocolError> {
 }
 // ANCHOR_END: parser
 
-/// Numbers in commands (`set k v ex 100`) are still decimal text in
-/// strings, and read as Redis reads them:
-/// a decimal integer exactly as Redis reads one (`string2ll`): an optional
+/// A request's bytes, as the client builds them. At most [`MAX_STRINGS`]
+/// strings: the caller checks (the count is one byte).
+pub fn encode_request(strings: &[&[u8]]) -> Vec<u8> {
+    let body: usize = 1 + strings.iter().map(|s| 4 + s.len()).sum::<usize>();
+    let mut out = Vec::with_capacity(4 + body);
+    out.extend_from_slice(&(body as u32).to_be_bytes());
+    out.push(strings.len() as u8);
+    for string in strings {
+        out.extend_from_slice(&(string.len() as u32).to_be_bytes());
+        out.extend_from_slice(string);
+    }
+    out
+}
+
+/// Numbers in commands (`set k v ex 100`) are still decimal text.
+/// A decimal integer exactly as Redis reads one (`string2ll`): an optional
 /// `-`, digits, no `+`, no spaces, no leading zeros, no overflow.
 pub fn parse_integer(text: &[u8]) -> Option<i64> {
     let (negative, digits) = match text {
@@ -151,133 +168,5 @@ pub fn parse_integer(text: &[u8]) -> Option<i64> {
         Some(value)
     } else {
         value.checked_neg()
-    }
-}
-
-/// A request's bytes, as the client builds them. At most 255 strings: the
-/// count is one byte (the client checks before it calls this).
-// Used by the client, which includes this file, and by the tests.
-#[allow(dead_code)]
-pub fn encode_request(strings: &[&[u8]]) -> Vec<u8> {
-    let body: usize = 1 + strings.iter().map(|s| 4 + s.len()).sum::<usize>();
-    let mut out = Vec::with_capacity(4 + body);
-    out.extend_from_slice(&(body as u32).to_be_bytes());
-    out.push(strings.len() as u8);
-    for string in strings {
-        out.extend_from_slice(&(string.len() as u32).to_be_bytes());
-        out.extend_from_slice(string);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    fn parse_all(bytes: &[u8]) -> Result<Vec<Vec<Bytes>>, ProtocolError> {
-        let mut buffer = BytesMut::from(bytes);
-        let mut parser = Parser;
-        let mut requests = Vec::new();
-        while let Some(request) = parser.next_command(&mut buffer)? {
-            requests.push(request);
-        }
-        Ok(requests)
-    }
-
-    #[test]
-    fn a_request_as_bytes() {
-        let bytes = encode_request(&[b"get", b"foo"]);
-        assert_eq!(
-            bytes,
-            b"\x00\x00\x00\x0f\x02\x00\x00\x00\x03get\x00\x00\x00\x03foo"
-        );
-        assert_eq!(
-            parse_all(&bytes).unwrap(),
-            vec![vec![Bytes::from("get"), Bytes::from("foo")]]
-        );
-    }
-
-    #[test]
-    fn split_at_every_byte_and_many_in_one_buffer() {
-        let one = encode_request(&[b"set", b"k", b"v\r\n\0"]);
-        let many = one.repeat(3);
-        let mut parser = Parser;
-        let mut buffer = BytesMut::new();
-        let mut seen = 0;
-        for byte in &many {
-            buffer.extend_from_slice(&[*byte]);
-            while parser.next_command(&mut buffer).unwrap().is_some() {
-                seen += 1;
-            }
-        }
-        assert_eq!(seen, 3);
-        assert_eq!(parse_all(&many).unwrap().len(), 3);
-    }
-
-    #[test]
-    fn zero_strings_is_a_request_with_no_command() {
-        assert_eq!(
-            parse_all(b"\x00\x00\x00\x01\x00").unwrap(),
-            vec![Vec::<Bytes>::new()]
-        );
-    }
-
-    #[test]
-    fn broken_messages() {
-        let too_long = (MAX_MESSAGE as u32 + 1).to_be_bytes();
-        assert_eq!(
-            parse_all(&too_long),
-            Err(ProtocolError::TooLong(MAX_MESSAGE + 1))
-        );
-        assert_eq!(parse_all(b"\x00\x00\x00\x00"), Err(ProtocolError::NoCount));
-        // Count 2, one string.
-        assert_eq!(
-            parse_all(b"\x00\x00\x00\x08\x02\x00\x00\x00\x03get"),
-            Err(ProtocolError::StringPastEnd { index: 1 })
-        );
-        // A string of 9 bytes in a message with 3 left.
-        assert_eq!(
-            parse_all(b"\x00\x00\x00\x08\x01\x00\x00\x00\x09get"),
-            Err(ProtocolError::StringPastEnd { index: 0 })
-        );
-        // Count 1, then 2 bytes too many.
-        assert_eq!(
-            parse_all(b"\x00\x00\x00\x0a\x01\x00\x00\x00\x03getxx"),
-            Err(ProtocolError::CountMismatch { count: 1, extra: 2 })
-        );
-    }
-
-    #[test]
-    fn a_declared_length_allocates_nothing() {
-        let mut buffer = BytesMut::from(&(MAX_MESSAGE as u32).to_be_bytes()[..]);
-        let capacity = buffer.capacity();
-        assert_eq!(Parser.next_command(&mut buffer), Ok(None));
-        assert!(buffer.capacity() <= capacity);
-    }
-
-    proptest! {
-        /// Whatever bytes arrive, split however, the reader never panics,
-        /// and it either waits, yields requests, or reports an error.
-        #[test]
-        fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512), cut in 0usize..512) {
-            let mut parser = Parser;
-            let mut buffer = BytesMut::new();
-            let cut = cut.min(bytes.len());
-            for piece in [&bytes[..cut], &bytes[cut..]] {
-                buffer.extend_from_slice(piece);
-                while let Ok(Some(_)) = parser.next_command(&mut buffer) {}
-            }
-        }
-
-        /// Any list of up to 255 strings survives encoding and decoding.
-        #[test]
-        fn requests_round_trip(strings in proptest::collection::vec(proptest::collection::vec(any::<u8>(), 0..64), 0..20)) {
-            let borrowed: Vec<&[u8]> = strings.iter().map(|s| s.as_slice()).collect();
-            let parsed = parse_all(&encode_request(&borrowed)).unwrap();
-            prop_assert_eq!(parsed.len(), 1);
-            let got: Vec<Vec<u8>> = parsed[0].iter().map(|s| s.to_vec()).collect();
-            prop_assert_eq!(got, strings);
-        }
     }
 }

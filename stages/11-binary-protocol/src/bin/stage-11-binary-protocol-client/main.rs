@@ -1,5 +1,6 @@
-//! The client of stage 7: what redis-cli is to stages 2-6, for the binary
-//! protocol, which redis-cli cannot speak.
+//! The client of stage 11: what redis-cli is to stages 2-10, for the binary
+//! protocol, which redis-cli cannot speak. The wire format is the package's
+//! library, shared with the server.
 //!
 //! ```text
 //! stage-11-binary-protocol-client set greeting "hello world"   # "OK"
@@ -12,46 +13,33 @@
 //! `(error) ERR ...`, quoted strings with escapes, numbered array items.
 //! One-shot mode exits with status 1 after an error reply, so scripts can
 //! tell.
+//!
+//! It does not trust the server: a reply is read whole (at most 32 MB),
+//! checked, then printed straight from its bytes, so memory stays the size
+//! of the reply and the output a small multiple of it; the text of errors
+//! is escaped as strings are, so no reply can send the terminal its own
+//! escape sequences.
 
-// The wire format, from the server's own files: one definition of it.
-#[allow(dead_code)]
-#[path = "../protocol.rs"]
-mod protocol;
-#[allow(dead_code)]
-#[path = "../reply.rs"]
-mod reply;
+#[cfg(test)]
+mod tests;
 
-use std::io::{BufRead, IsTerminal, Read, Write};
+use std::io::{BufRead, BufWriter, IsTerminal, Read, Write};
 use std::net::TcpStream;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-
-use crate::protocol::{MAX_MESSAGE, encode_request};
-use crate::reply::{TAG_ARR, TAG_ERR, TAG_INT, TAG_NIL, TAG_STR};
+use stage_11_binary_protocol::protocol::{MAX_MESSAGE, MAX_STRINGS, encode_request};
+use stage_11_binary_protocol::reply::{Value, decode_reply};
 
 const USAGE: &str = "\
-stage-11-binary-protocol-client: sends commands to a stage 7 server
+stage-11-binary-protocol-client: sends commands to a stage 11 server
 
 usage: stage-11-binary-protocol-client [--host ADDR] [--port N] [COMMAND [ARG ...]]
   --host ADDR  the server's address (default 127.0.0.1)
   --port N     the server's port (default 1234)
 With a command, sends it and prints the reply; without one, reads commands,
 one per line (words, \"double quotes\" or 'single quotes'), until `quit`.";
-
-/// The most strings a request can hold: its count is one byte.
-const MAX_STRINGS: usize = 255;
-
-/// A reply, decoded.
-#[derive(Debug, PartialEq)]
-enum Value {
-    Nil,
-    Error(Vec<u8>),
-    Str(Vec<u8>),
-    Int(i64),
-    Array(Vec<Value>),
-}
 
 fn main() -> ExitCode {
     match run() {
@@ -87,12 +75,13 @@ fn run() -> Result<ExitCode> {
         }
     }
     let mut stream = TcpStream::connect((host.as_str(), port)).with_context(|| {
-        format!("could not connect to {host}:{port}: is the stage 7 server running?")
+        format!("could not connect to {host}:{port}: is the stage 11 server running?")
     })?;
     stream.set_read_timeout(Some(Duration::from_secs(30)))?;
     if !command.is_empty() {
-        let value = send(&mut stream, &command)?;
-        print!("{}", format_value(&value));
+        let message = send(&mut stream, &command)?;
+        let value = decode_reply(&message)?;
+        print_reply(&value)?;
         return Ok(if matches!(value, Value::Error(_)) {
             ExitCode::FAILURE
         } else {
@@ -132,13 +121,14 @@ fn run() -> Result<ExitCode> {
             );
             continue;
         }
-        let value = send(&mut stream, &words)?;
-        print!("{}", format_value(&value));
+        let message = send(&mut stream, &words)?;
+        print_reply(&decode_reply(&message)?)?;
     }
 }
 
-/// Sends one request and reads its reply.
-fn send(stream: &mut TcpStream, words: &[Vec<u8>]) -> Result<Value> {
+/// Sends one request, and reads its reply: the message after the length
+/// prefix.
+fn send(stream: &mut TcpStream, words: &[Vec<u8>]) -> Result<Vec<u8>> {
     if words.len() > MAX_STRINGS {
         bail!("a request holds at most {MAX_STRINGS} strings (its count is one byte)");
     }
@@ -158,103 +148,74 @@ fn send(stream: &mut TcpStream, words: &[Vec<u8>]) -> Result<Value> {
     stream
         .read_exact(&mut message)
         .context("the reply was cut short")?;
-    let mut rest = message.as_slice();
-    let value = decode_value(&mut rest, 0)?;
-    if !rest.is_empty() {
-        bail!("{} bytes left over after the reply's value", rest.len());
-    }
-    Ok(value)
+    Ok(message)
 }
 
-/// Reads one value off the front of `bytes`.
-fn decode_value(bytes: &mut &[u8], depth: usize) -> Result<Value> {
-    if depth > 64 {
-        bail!("arrays nested more than 64 deep");
-    }
-    let tag = take(bytes, 1)?[0];
-    Ok(match tag {
-        TAG_NIL => Value::Nil,
-        TAG_ERR => Value::Error(take_string(bytes)?),
-        TAG_STR => Value::Str(take_string(bytes)?),
-        TAG_INT => Value::Int(i64::from_be_bytes(take(bytes, 8)?.try_into()?)),
-        TAG_ARR => {
-            let count = u32::from_be_bytes(take(bytes, 4)?.try_into()?) as usize;
-            // Each value is at least one byte: a count larger than what is
-            // left is a lie, and nothing is allocated for it.
-            if count > bytes.len() {
-                bail!("an array of {count} values in {} bytes", bytes.len());
-            }
-            let mut items = Vec::with_capacity(count);
-            for _ in 0..count {
-                items.push(decode_value(bytes, depth + 1)?);
-            }
-            Value::Array(items)
-        }
-        other => bail!("unknown type tag {other}"),
-    })
-}
-
-fn take<'a>(bytes: &mut &'a [u8], n: usize) -> Result<&'a [u8]> {
-    if bytes.len() < n {
-        bail!("the reply ends in the middle of a value");
-    }
-    let (taken, rest) = bytes.split_at(n);
-    *bytes = rest;
-    Ok(taken)
-}
-
-fn take_string(bytes: &mut &[u8]) -> Result<Vec<u8>> {
-    let length = u32::from_be_bytes(take(bytes, 4)?.try_into()?) as usize;
-    Ok(take(bytes, length)?.to_vec())
+/// Prints a reply on standard output.
+fn print_reply(value: &Value) -> Result<()> {
+    let mut out = BufWriter::new(std::io::stdout().lock());
+    write_value(value.clone(), &mut Vec::new(), &mut out)?;
+    out.flush()?;
+    Ok(())
 }
 
 // ANCHOR: format_value
-/// A reply as redis-cli shows it, ending in a newline.
-fn format_value(value: &Value) -> String {
+/// Writes a reply as redis-cli shows it, ending in a newline. The caller
+/// has written the start of its first line; `indent` starts the others.
+/// Each line goes straight to `out`: nothing is built and copied again at
+/// each level of nesting.
+fn write_value(value: Value, indent: &mut Vec<u8>, out: &mut impl Write) -> std::io::Result<()> {
     match value {
-        Value::Nil => "(nil)\n".to_string(),
-        Value::Error(message) => format!("(error) {}\n", String::from_utf8_lossy(message)),
-        Value::Str(bytes) => format!("{}\n", quote(bytes)),
-        Value::Int(n) => format!("(integer) {n}\n"),
-        Value::Array(items) if items.is_empty() => "(empty array)\n".to_string(),
+        Value::Nil => out.write_all(b"(nil)\n"),
+        Value::Error(message) => {
+            out.write_all(b"(error) ")?;
+            write_escaped(message, out)?;
+            out.write_all(b"\n")
+        }
+        Value::Str(bytes) => {
+            out.write_all(b"\"")?;
+            write_escaped(bytes, out)?;
+            out.write_all(b"\"\n")
+        }
+        Value::Int(n) => writeln!(out, "(integer) {n}"),
+        Value::Array(items) if items.len() == 0 => out.write_all(b"(empty array)\n"),
         Value::Array(items) => {
             // `1) ` ... `10) `: numbers right-aligned, nested lines indented
             // under their item.
             let width = items.len().to_string().len();
-            let mut out = String::new();
-            for (i, item) in items.iter().enumerate() {
-                let number = format!("{:>width$}) ", i + 1);
-                let indent = " ".repeat(number.len());
-                for (line_number, line) in format_value(item).lines().enumerate() {
-                    out.push_str(if line_number == 0 { &number } else { &indent });
-                    out.push_str(line);
-                    out.push('\n');
+            for (i, item) in items.enumerate() {
+                if i > 0 {
+                    out.write_all(indent)?;
                 }
+                write!(out, "{:>width$}) ", i + 1)?;
+                let outer = indent.len();
+                indent.resize(outer + width + 2, b' ');
+                write_value(item, indent, out)?;
+                indent.truncate(outer);
             }
-            out
+            Ok(())
         }
     }
 }
 // ANCHOR_END: format_value
 
-/// `"hello\n"`: in double quotes, with escapes for anything not printable.
-fn quote(bytes: &[u8]) -> String {
-    let mut out = String::from("\"");
+/// `hello\n` as `hello\\n`: anything not printable escaped, and `\` and
+/// `"`, so that the text is unambiguous and safe for a terminal.
+fn write_escaped(bytes: &[u8], out: &mut impl Write) -> std::io::Result<()> {
     for &byte in bytes {
         match byte {
-            b'\\' => out.push_str("\\\\"),
-            b'"' => out.push_str("\\\""),
-            b'\n' => out.push_str("\\n"),
-            b'\r' => out.push_str("\\r"),
-            b'\t' => out.push_str("\\t"),
-            0x07 => out.push_str("\\a"),
-            0x08 => out.push_str("\\b"),
-            0x20..=0x7e => out.push(byte as char),
-            _ => out.push_str(&format!("\\x{byte:02x}")),
+            b'\\' => out.write_all(b"\\\\")?,
+            b'"' => out.write_all(b"\\\"")?,
+            b'\n' => out.write_all(b"\\n")?,
+            b'\r' => out.write_all(b"\\r")?,
+            b'\t' => out.write_all(b"\\t")?,
+            0x07 => out.write_all(b"\\a")?,
+            0x08 => out.write_all(b"\\b")?,
+            0x20..=0x7e => out.write_all(&[byte])?,
+            _ => write!(out, "\\x{byte:02x}")?,
         }
     }
-    out.push('"');
-    out
+    Ok(())
 }
 
 /// Splits a typed line into words: spaces separate them, "double quotes"
@@ -313,77 +274,4 @@ fn split_words(line: &str) -> Result<Vec<Vec<u8>>, String> {
         words.push(word);
     }
     Ok(words)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn prints_like_redis_cli() {
-        assert_eq!(format_value(&Value::Nil), "(nil)\n");
-        assert_eq!(format_value(&Value::Int(3)), "(integer) 3\n");
-        assert_eq!(
-            format_value(&Value::Error(b"ERR no".to_vec())),
-            "(error) ERR no\n"
-        );
-        assert_eq!(
-            format_value(&Value::Str(b"a\"b\n\x01".to_vec())),
-            "\"a\\\"b\\n\\x01\"\n"
-        );
-        assert_eq!(format_value(&Value::Array(vec![])), "(empty array)\n");
-        let nested = Value::Array(vec![
-            Value::Array(vec![Value::Str(b"a".to_vec()), Value::Nil]),
-            Value::Int(1),
-        ]);
-        assert_eq!(
-            format_value(&nested),
-            "1) 1) \"a\"\n   2) (nil)\n2) (integer) 1\n"
-        );
-        let ten: Vec<Value> = (0..10).map(Value::Int).collect();
-        let shown = format_value(&Value::Array(ten));
-        assert!(shown.starts_with(" 1) (integer) 0\n"));
-        assert!(shown.ends_with("10) (integer) 9\n"));
-    }
-
-    #[test]
-    fn decodes_what_the_server_encodes() {
-        use bytes::{Bytes, BytesMut};
-        // Encoded by the server's own reply.rs, decoded by the client.
-        let mut wire = BytesMut::new();
-        reply::Reply::Array(vec![
-            reply::Reply::Bulk(Bytes::from_static(b"a")),
-            reply::Reply::Integer(7),
-            reply::Reply::Null,
-            reply::Reply::error("no"),
-        ])
-        .write_to(&mut wire);
-        let mut message = &wire[4..];
-        assert_eq!(
-            decode_value(&mut message, 0).unwrap(),
-            Value::Array(vec![
-                Value::Str(b"a".to_vec()),
-                Value::Int(7),
-                Value::Nil,
-                Value::Error(b"ERR no".to_vec())
-            ])
-        );
-        assert!(message.is_empty());
-        let mut lie: &[u8] = b"\x04\xff\xff\xff\xff";
-        assert!(decode_value(&mut lie, 0).is_err());
-    }
-
-    #[test]
-    fn splits_typed_lines() {
-        assert_eq!(
-            split_words(r#"set k "a b\n" 'it\'s'"#).unwrap(),
-            vec![
-                b"set".to_vec(),
-                b"k".to_vec(),
-                b"a b\n".to_vec(),
-                b"it's".to_vec()
-            ]
-        );
-        assert!(split_words("get \"open").is_err());
-    }
 }
