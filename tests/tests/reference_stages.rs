@@ -92,6 +92,8 @@ stage!(stage_11_binary_protocol, 11, [1]);
 stage!(stage_12_chat_broadcast, 12, []);
 stage!(stage_13_chat_slow_clients, 13, [12]);
 stage!(stage_14_chat_presence, 14, [12, 13]);
+// Back to Redis: on stage 10, then sets and sorted sets.
+stage!(stage_16_sets, 16, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15]);
 
 /// Every stage the tester knows has its line above, with the stages it
 /// builds on as `Stage::builds_on` says (a new stage must be added there).

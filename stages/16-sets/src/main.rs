@@ -1,0 +1,155 @@
+//! # Stage 16: sets, and values with a type
+//!
+//! **What this stage adds over stage 15:** a key holds a value of a type,
+//! a string or a set (`db.rs`'s `Value`), and each command works on its
+//! type: SADD, SREM, SMEMBERS, SISMEMBER and SCARD on sets, GET on strings,
+//! `-WRONGTYPE` for a key of the other type; TYPE names it. A set is the
+//! stage 9 hash table again, with members as keys. DEL, EXISTS, KEYS,
+//! expiry and FLUSHALL work on keys of every type, and a set left empty is
+//! deleted.
+//!
+//! **Try it:**
+//!
+//! ```text
+//! cargo run -p stage-16-sets -- --port 6380
+//! redis-cli -p 6380 SADD online alice bob      # (integer) 2
+//! redis-cli -p 6380 SMEMBERS online            # 1) "bob" 2) "alice"
+//! redis-cli -p 6380 GET online                 # (error) WRONGTYPE ...
+//! redis-cli -p 6380 TYPE online                # set
+//! ```
+//!
+//! The layers, one file each: `protocol` (bytes to commands), `command`
+//! (arguments to a checked command, and running it), `db` (the key space
+//! and its typed values), `hash_table` (the table under both), `glob`
+//! (KEYS patterns), `reply` (replies to bytes), `connection` (the socket
+//! and its buffers).
+//!
+//! **Shortcuts it still takes:** none of its own. Redis keeps a small set
+//! of integers as a sorted array (an `intset`) and converts it to a hash
+//! table when it grows; here every set is a hash table from its first
+//! member, so SMEMBERS lists small integer sets in the table's order, not
+//! sorted.
+
+mod command;
+mod config;
+mod connection;
+mod db;
+mod glob;
+mod hash_table;
+mod protocol;
+mod random;
+mod reply;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::command::Command;
+use crate::connection::{Connection, WRITE_HIGH_WATER};
+use crate::db::Db;
+use crate::reply::Reply;
+
+// ANCHOR: main
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let config = config::Config::from_args()?;
+    let listener = config.listen().await?;
+    println!(
+        "{} listening on {}",
+        env!("CARGO_PKG_NAME"),
+        listener.local_addr()?
+    );
+    let db = Db::default();
+    tokio::spawn(db::cron(db.clone()));
+    serve(listener, db).await
+}
+// ANCHOR_END: main
+
+// ANCHOR: serve
+/// Accepts clients forever, and serves each in a task of its own.
+async fn serve(listener: TcpListener, db: Db) -> Result<()> {
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // A failed accept (say, too many open files) is about one
+                // client, not the server: wait a moment and go on.
+                eprintln!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        println!("{peer} connected");
+        // A task is not a thread: it costs the memory of its state (here,
+        // mostly the client's buffer: a few KiB), not a stack of its own.
+        // Tokio runs thousands of them on a handful of threads, switching at
+        // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
+        // this loop iteration.
+        let db = db.clone();
+        tokio::spawn(async move {
+            match handle_client(socket, db).await {
+                Ok(()) => println!("{peer} left"),
+                Err(error) => println!("{peer} dropped: {error}"),
+            }
+        });
+    }
+}
+// ANCHOR_END: serve
+
+// ANCHOR: handle_client
+/// Runs every command the client sends, until it leaves, sends QUIT, or
+/// breaks the protocol.
+async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
+    let mut connection = Connection::new(socket);
+    loop {
+        // Run every whole command already read; their replies collect in
+        // the write buffer.
+        loop {
+            let args = match connection.next_command() {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(error) => {
+                    // The stream is out of step: we cannot know where the
+                    // next command starts. Say why, and close, as Redis does.
+                    connection.queue(&Reply::error(&error));
+                    connection.close().await?;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        error.to_string(),
+                    ));
+                }
+            };
+            let command = Command::parse(args);
+            let quit = matches!(command, Ok(Command::Quit));
+            let reply = match command {
+                Ok(command) => command.execute(&db),
+                // A bad command gets its error; the connection goes on.
+                Err(error) => error,
+            };
+            connection.queue(&reply);
+            if quit {
+                connection.close().await?;
+                return Ok(());
+            }
+            if connection.queued() > WRITE_HIGH_WATER {
+                connection.flush().await?;
+            }
+        }
+        // One write for all the replies this read made possible.
+        connection.flush().await?;
+        if !connection.read_more().await? {
+            return Ok(());
+        }
+    }
+}
+// ANCHOR_END: handle_client
