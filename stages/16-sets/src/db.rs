@@ -45,10 +45,11 @@ struct State {
 // ANCHOR: value
 /// What a key holds. A set is our own hash table again, with the members as
 /// keys and nothing as values (Redis's `OBJ_SET` is a `dict` too, once it
-/// is big or holds anything but integers).
+/// is big or holds anything but integers). Boxed, so that a `Value` stays
+/// the size of a string's `Bytes`, not of a whole table.
 pub enum Value {
     String(Bytes),
-    Set(HashTable<Bytes, ()>),
+    Set(Box<HashTable<Bytes, ()>>),
 }
 
 /// The error of a command that found a key of another type.
@@ -192,7 +193,7 @@ impl Db {
         let mut state = self.lock();
         state.remove_if_expired(key);
         if state.entries.get(key).is_none() {
-            let empty = Value::Set(HashTable::default());
+            let empty = Value::Set(Box::default());
             state.entries.insert(Bytes::copy_from_slice(key), empty);
         }
         let Some(Value::Set(set)) = state.entries.get_mut(key) else {

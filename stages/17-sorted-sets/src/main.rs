@@ -1,0 +1,154 @@
+//! # Stage 17: sorted sets, on a skip list with spans
+//!
+//! **What this stage adds over stage 16:** the sorted set, built as Redis
+//! builds it (`sorted_set.rs`): a skip list whose links carry spans, so a
+//! rank is O(log n) (`skip_list.rs`), and a table from member to node.
+//! ZADD, ZSCORE, ZRANK, ZCARD, ZREM, ZRANGE by index; scores as Redis reads
+//! and prints them (`score.rs`).
+//!
+//! **Try it:**
+//!
+//! ```text
+//! cargo run -p stage-17-sorted-sets -- --port 6380
+//! redis-cli -p 6380 ZADD history 1700000001 hello 1700000002 hi   # (integer) 2
+//! redis-cli -p 6380 ZRANGE history -10 -1 WITHSCORES    # hello 1700000001 hi ...
+//! redis-cli -p 6380 ZRANK history hi                             # (integer) 1
+//! ```
+//!
+//! The layers, one file each: `protocol` (bytes to commands), `command`
+//! (arguments to a checked command, and running it), `db` (the key space
+//! and its typed values), `hash_table` (the table under both), `glob`
+//! (KEYS patterns), `reply` (replies to bytes), `connection` (the socket
+//! and its buffers).
+//!
+//! **Shortcuts it still takes:** ZADD has no options, ZRANGE no REV,
+//! BYSCORE or LIMIT; no ZREVRANK, ZINCRBY, ZCOUNT, ZRANGEBYSCORE or
+//! ZREMRANGEBY*; hexadecimal scores are refused. Redis keeps a small sorted
+//! set in a flat `listpack`; here every one is a skip list.
+
+mod command;
+mod config;
+mod connection;
+mod db;
+mod glob;
+mod hash_table;
+mod protocol;
+mod random;
+mod reply;
+mod score;
+mod skip_list;
+mod sorted_set;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::command::Command;
+use crate::connection::{Connection, WRITE_HIGH_WATER};
+use crate::db::Db;
+use crate::reply::Reply;
+
+// ANCHOR: main
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let config = config::Config::from_args()?;
+    let listener = config.listen().await?;
+    println!(
+        "{} listening on {}",
+        env!("CARGO_PKG_NAME"),
+        listener.local_addr()?
+    );
+    let db = Db::default();
+    tokio::spawn(db::cron(db.clone()));
+    serve(listener, db).await
+}
+// ANCHOR_END: main
+
+// ANCHOR: serve
+/// Accepts clients forever, and serves each in a task of its own.
+async fn serve(listener: TcpListener, db: Db) -> Result<()> {
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // A failed accept (say, too many open files) is about one
+                // client, not the server: wait a moment and go on.
+                eprintln!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        println!("{peer} connected");
+        // A task is not a thread: it costs the memory of its state (here,
+        // mostly the client's buffer: a few KiB), not a stack of its own.
+        // Tokio runs thousands of them on a handful of threads, switching at
+        // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
+        // this loop iteration.
+        let db = db.clone();
+        tokio::spawn(async move {
+            match handle_client(socket, db).await {
+                Ok(()) => println!("{peer} left"),
+                Err(error) => println!("{peer} dropped: {error}"),
+            }
+        });
+    }
+}
+// ANCHOR_END: serve
+
+// ANCHOR: handle_client
+/// Runs every command the client sends, until it leaves, sends QUIT, or
+/// breaks the protocol.
+async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
+    let mut connection = Connection::new(socket);
+    loop {
+        // Run every whole command already read; their replies collect in
+        // the write buffer.
+        loop {
+            let args = match connection.next_command() {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(error) => {
+                    // The stream is out of step: we cannot know where the
+                    // next command starts. Say why, and close, as Redis does.
+                    connection.queue(&Reply::error(&error));
+                    connection.close().await?;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        error.to_string(),
+                    ));
+                }
+            };
+            let command = Command::parse(args);
+            let quit = matches!(command, Ok(Command::Quit));
+            let reply = match command {
+                Ok(command) => command.execute(&db),
+                // A bad command gets its error; the connection goes on.
+                Err(error) => error,
+            };
+            connection.queue(&reply);
+            if quit {
+                connection.close().await?;
+                return Ok(());
+            }
+            if connection.queued() > WRITE_HIGH_WATER {
+                connection.flush().await?;
+            }
+        }
+        // One write for all the replies this read made possible.
+        connection.flush().await?;
+        if !connection.read_more().await? {
+            return Ok(());
+        }
+    }
+}
+// ANCHOR_END: handle_client
