@@ -235,9 +235,8 @@ impl Db {
     // ANCHOR_END: set_remove
 
     // ANCHOR: with_sorted_set
-    /// Runs `command` on the sorted set at `key`, after lazy expiry. A
-    /// missing key is an empty set, stored only with `create`; a set left
-    /// empty is deleted, as every emptied set is.
+    /// Runs `command` on the sorted set at `key` (a missing key is an empty
+    /// set, stored only with `create`); deletes a set left empty.
     pub fn with_sorted_set<R>(
         &self,
         key: &[u8],

@@ -377,6 +377,22 @@ where
     }
     // ANCHOR_END: insert
 
+    /// Adds a key that is not in the table yet: after a lookup, which did
+    /// the rehash step.
+    pub fn insert_hashed(&mut self, hash: u64, key: K, value: V) {
+        self.grow_if_needed();
+        let node = Box::new(Node {
+            key,
+            value,
+            hash,
+            next: None,
+        });
+        // While rehashing, new entries go to the new table, so the old one
+        // only ever empties.
+        let table = usize::from(self.is_rehashing());
+        self.tables[table].push(node);
+    }
+
     /// The value of `key`. `&mut self`: as in Redis, a lookup first does a
     /// rehash step, so that a table that is only read finishes its resize.
     pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
@@ -409,13 +425,9 @@ where
         self.remove_hashed(hash, |stored| stored.borrow() == key)
             .map(|(_, value)| value)
     }
-}
 
-// ANCHOR: hashed
-/// For keys that stand for bytes kept elsewhere (a sorted set's table holds
-/// node indices; the members are in the nodes): the caller hashes what the
-/// key stands for (`hash_of`), and says which key it means (`is_key`).
-impl<K, V, S: BuildHasher> HashTable<K, V, S> {
+    // For keys that stand for bytes kept elsewhere (a sorted set's node
+    // indices): the caller hashes those bytes, and says which key it means.
     pub fn hash_of<Q: ?Sized + Hash>(&self, what: &Q) -> u64 {
         self.hasher.hash_one(what)
     }
@@ -424,22 +436,6 @@ impl<K, V, S: BuildHasher> HashTable<K, V, S> {
     pub fn find_hashed(&mut self, hash: u64, is_key: impl Fn(&K) -> bool) -> Option<&K> {
         self.rehash_step(1);
         self.find_mut(hash, is_key).map(|node| &node.key)
-    }
-
-    /// Adds a key that is not in the table yet: after a lookup, which did
-    /// the rehash step.
-    pub fn insert_hashed(&mut self, hash: u64, key: K, value: V) {
-        self.grow_if_needed();
-        let node = Box::new(Node {
-            key,
-            value,
-            hash,
-            next: None,
-        });
-        // While rehashing, new entries go to the new table, so the old one
-        // only ever empties.
-        let table = usize::from(self.is_rehashing());
-        self.tables[table].push(node);
     }
 
     /// Deletes the key `is_key` accepts; returns it and its value.

@@ -23,8 +23,7 @@
 //!
 //! **Shortcuts it still takes:** ZADD has no options, ZRANGE no REV,
 //! BYSCORE or LIMIT; no ZREVRANK, ZINCRBY, ZCOUNT, ZRANGEBYSCORE or
-//! ZREMRANGEBY*; hexadecimal scores are refused. Redis keeps a small sorted
-//! set in a flat `listpack`; here every one is a skip list.
+//! ZREMRANGEBY*; hexadecimal scores are refused; no small-set `listpack`.
 
 mod command;
 mod config;

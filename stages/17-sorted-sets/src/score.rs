@@ -9,12 +9,9 @@ mod tests;
 /// A score, or `None` where Redis answers `value is not a valid float`.
 pub fn parse_score(text: &[u8]) -> Option<f64> {
     let text = std::str::from_utf8(text).ok()?;
-    if text.starts_with(|c: char| c.is_ascii_whitespace()) {
-        return None;
-    }
-    // Rust reads what strtod reads, but for hexadecimal (a shortcut) and
-    // for overflow and underflow, where strtod reports an error and Rust
-    // quietly gives infinity or zero.
+    // Rust reads what strtod reads (but for hexadecimal, a shortcut), and
+    // like Redis refuses spaces around it; but where strtod reports an
+    // overflow or underflow, Rust quietly gives infinity or zero.
     let score: f64 = text.parse().ok()?;
     let unsigned = text.trim_start_matches(['+', '-']);
     let spelled_infinite = unsigned.starts_with(['i', 'I']);

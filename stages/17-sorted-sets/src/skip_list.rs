@@ -3,9 +3,9 @@
 //! link says how many places it jumps, so that a member's rank, and the
 //! member at a rank, are O(log n) too (ZRANK, ZRANGE by index).
 //!
-//! The nodes live in one `Vec` and name each other by a `u32` index: no
-//! `unsafe`, and half a pointer's size. A node's links are a run in a
-//! second `Vec`, saving an allocation per node. Chapter 17 draws it.
+//! The nodes live in a `Vec` and name each other by a `u32` index: no
+//! `unsafe`, and half a pointer's size. Chapter 17 draws it, and says why
+//! a node's score, level-0 link and member are where they are.
 
 #[cfg(test)]
 mod tests;
@@ -29,17 +29,45 @@ struct Link {
 }
 
 // ANCHOR: node
+/// A member's bytes: in place up to 22 of them, else on the heap, where
+/// even a few bytes take malloc's smallest block, 32 bytes.
+enum Member {
+    Short(u8, [u8; 22]),
+    Long(Box<[u8]>),
+}
+
+impl Member {
+    fn new(bytes: &[u8]) -> Member {
+        let mut short = [0; 22];
+        let Some(start) = short.get_mut(..bytes.len()) else {
+            return Member::Long(bytes.into());
+        };
+        start.copy_from_slice(bytes);
+        Member::Short(bytes.len() as u8, short)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Member::Short(len, bytes) => &bytes[..usize::from(*len)],
+            Member::Long(bytes) => bytes,
+        }
+    }
+}
+
+#[derive(Default)]
 struct Node {
-    member: Box<[u8]>,
     score: f64,
-    /// Where its `height` links start in `SkipList::links`, level 0 first.
-    links: u32,
+    level0: Link,
+    /// Where its `height - 1` links above level 0 start in `upper`.
+    upper: u32,
     height: u8,
 }
 
 pub struct SkipList {
     nodes: Vec<Node>,
-    links: Vec<Link>,
+    /// Each node's member, apart: a search reads it only on a tied score.
+    members: Vec<Member>,
+    upper: Vec<Link>,
     /// Nodes deleted, for the next inserts to reuse, links and all.
     free_nodes: Vec<u32>,
     /// How many levels are in use: the height of the tallest node.
@@ -51,15 +79,14 @@ pub struct SkipList {
 
 impl Default for SkipList {
     fn default() -> SkipList {
-        let head = Node {
-            member: Box::default(),
-            score: 0.0,
-            links: 0,
-            height: MAX_HEIGHT as u8,
-        };
+        let height = MAX_HEIGHT as u8;
         SkipList {
-            nodes: vec![head],
-            links: vec![Link::default(); MAX_HEIGHT],
+            nodes: vec![Node {
+                height,
+                ..Node::default()
+            }],
+            members: vec![Member::new(b"")],
+            upper: vec![Link::default(); MAX_HEIGHT - 1],
             free_nodes: Vec::new(),
             height: 1,
             len: 0,
@@ -74,7 +101,7 @@ impl SkipList {
     }
 
     pub fn member(&self, node: u32) -> &[u8] {
-        &self.nodes[node as usize].member
+        self.members[node as usize].bytes()
     }
 
     pub fn score(&self, node: u32) -> f64 {
@@ -82,11 +109,19 @@ impl SkipList {
     }
 
     fn link(&self, node: u32, level: usize) -> Link {
-        self.links[self.nodes[node as usize].links as usize + level]
+        let node = &self.nodes[node as usize];
+        match level {
+            0 => node.level0,
+            _ => self.upper[node.upper as usize + level - 1],
+        }
     }
 
     fn link_mut(&mut self, node: u32, level: usize) -> &mut Link {
-        &mut self.links[self.nodes[node as usize].links as usize + level]
+        let node = &mut self.nodes[node as usize];
+        match level {
+            0 => &mut node.level0,
+            _ => &mut self.upper[node.upper as usize + level - 1],
+        }
     }
 
     // ANCHOR: insert
@@ -104,17 +139,14 @@ impl SkipList {
     /// level, walk right while the next node comes before it, then go down.
     /// Returns each level's last node before it, and that node's rank.
     fn path_to(&self, node: u32) -> ([u32; MAX_HEIGHT], [u32; MAX_HEIGHT]) {
-        let Node {
-            score, ref member, ..
-        } = self.nodes[node as usize];
+        let (score, member) = (self.score(node), self.member(node));
         let (mut last, mut rank) = ([HEAD; MAX_HEIGHT], [0; MAX_HEIGHT]);
         let (mut node, mut traversed) = (HEAD, 0);
         for level in (0..self.height).rev() {
             loop {
                 let Link { next, span } = self.link(node, level);
-                let ahead = &self.nodes[next as usize];
-                let before =
-                    ahead.score < score || (ahead.score == score && ahead.member < *member);
+                let ahead = self.score(next);
+                let before = ahead < score || (ahead == score && self.member(next) < member);
                 if next == NONE || !before {
                     break;
                 }
@@ -128,26 +160,25 @@ impl SkipList {
     }
 
     /// Adds a member that is not in the list yet; returns its node.
-    pub fn insert(&mut self, score: f64, member: Box<[u8]>) -> u32 {
+    pub fn insert(&mut self, score: f64, member: &[u8]) -> u32 {
         // A freed node keeps its links and its height: drawn at random and
         // not from its member, the height is as good as a new draw.
         let node = self.free_nodes.pop().unwrap_or_else(|| {
             let height = self.random_height();
-            let links = self.links.len() as u32;
-            self.links
-                .resize(self.links.len() + height, Link::default());
+            let upper = self.upper.len() as u32;
+            self.upper
+                .resize(self.upper.len() + height - 1, Link::default());
             let height = height as u8;
-            let (member, score) = (Box::default(), 0.0);
             self.nodes.push(Node {
-                member,
-                score,
-                links,
+                upper,
                 height,
+                ..Node::default()
             });
+            self.members.push(Member::new(b""));
             (self.nodes.len() - 1) as u32
         });
-        let entry = &mut self.nodes[node as usize];
-        (entry.member, entry.score) = (member, score);
+        self.nodes[node as usize].score = score;
+        self.members[node as usize] = Member::new(member);
         self.link_in(node);
         node
     }
@@ -210,7 +241,7 @@ impl SkipList {
     /// Deletes `node`; the next insert reuses it.
     pub fn remove(&mut self, node: u32) {
         self.unlink(node);
-        self.nodes[node as usize].member = Box::default();
+        self.members[node as usize] = Member::new(b"");
         self.free_nodes.push(node);
     }
 

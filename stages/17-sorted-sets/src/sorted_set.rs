@@ -49,7 +49,7 @@ impl SortedSet {
                 false
             }
             (None, hash) => {
-                let node = self.list.insert(score, member.into());
+                let node = self.list.insert(score, member);
                 self.nodes.insert_hashed(hash, node, ());
                 true
             }

@@ -18,6 +18,7 @@ pub mod stage_12_chat_broadcast;
 pub mod stage_13_chat_slow_clients;
 pub mod stage_14_chat_presence;
 pub mod stage_16_sets;
+pub mod stage_17_sorted_sets;
 
 /// What the chat stages' checks share.
 mod chat;
@@ -42,6 +43,7 @@ static ALL: &[&Stage] = &[
     &stage_13_chat_slow_clients::STAGE,
     &stage_14_chat_presence::STAGE,
     &stage_16_sets::STAGE,
+    &stage_17_sorted_sets::STAGE,
 ];
 
 /// Every stage, in order.

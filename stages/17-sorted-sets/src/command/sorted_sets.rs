@@ -10,30 +10,26 @@ use crate::reply::Reply;
 use crate::score::{format_score, parse_score};
 use crate::sorted_set::SortedSet;
 
-/// A sorted-set command: the key, and what to do with the set there.
+/// A sorted-set command: the key, and what to do with the set there. `Eq`,
+/// as `Command` is, since a score is never NaN.
 #[derive(Debug, PartialEq)]
 pub struct SortedSetCommand {
     key: Bytes,
     action: Action,
 }
 
+/// ZADD, ZSCORE, ZRANK, ZCARD, ZREM, ZRANGE (with WITHSCORES or not),
+/// with their arguments after the key (see `parse`).
 #[derive(Debug, PartialEq)]
 enum Action {
-    /// `ZADD key score member [score member ...]`
     Add(Vec<(f64, Bytes)>),
-    /// `ZSCORE key member`
     Score(Bytes),
-    /// `ZRANK key member`
     Rank(Bytes),
-    /// `ZCARD key`
     Card,
-    /// `ZREM key member [member ...]`
     Remove(Vec<Bytes>),
-    /// `ZRANGE key start stop [WITHSCORES]`: by rank, from 0; with scores?
     Range(i64, i64, bool),
 }
 
-// `Eq` for `Command`'s; a score is never NaN, so equality is an equivalence.
 impl Eq for SortedSetCommand {}
 
 use Action::*;

@@ -30,7 +30,7 @@ impl Both {
                 *old = score;
             }
             None => {
-                let node = self.list.insert(score as f64, member.clone().into());
+                let node = self.list.insert(score as f64, &member);
                 self.nodes.insert(member.clone(), (score, node));
             }
         }
@@ -154,7 +154,7 @@ fn freed_nodes_and_links_are_reused() {
     for i in 0..1_000u32 {
         both.set(i64::from(i), i.to_be_bytes().to_vec());
     }
-    let (nodes, links) = (both.list.nodes.len(), both.list.links.len());
+    let (nodes, links) = (both.list.nodes.len(), both.list.upper.len());
     for round in 0..10 {
         for i in 0..1_000u32 {
             both.remove(&i.to_be_bytes());
@@ -163,5 +163,5 @@ fn freed_nodes_and_links_are_reused() {
     }
     both.check();
     assert_eq!(both.list.nodes.len(), nodes);
-    assert_eq!(both.list.links.len(), links, "and their links");
+    assert_eq!(both.list.upper.len(), links, "and their links");
 }

@@ -1,0 +1,188 @@
+//! Stage 17's sorted set against redis-server's, in one run: throughput of
+//! ZADD, ZRANK, ZRANGE and ZREM, pipelined and not, and memory per member.
+//!
+//! ```text
+//! cargo run --release -p maintainer --bin zset-bench        (just bench-zset)
+//! ```
+//!
+//! redis-benchmark sends the commands, in its custom-command form:
+//! `ZADD bench __rand_int__ __rand_int__` a million times (`-r 1000000`:
+//! random scores and members up to a million, about 632,000 of them
+//! distinct) fills the set, and gives the memory figure, the growth of the
+//! server's resident memory over the members it holds. Then `ZADD` again
+//! without pipelining, `ZRANK bench __rand_int__`, and last `ZREM bench
+//! __rand_int__`. `ZRANGE bench start start+9` from a random rank is sent
+//! by this program: redis-benchmark writes `__rand_int__` with leading
+//! zeros, which Redis refuses as an index. The servers take turns, test by
+//! test, so that a noisy moment falls on neither side only.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use harness::frame::Parsed;
+use harness::random::Rng;
+use harness::resp::{self, Reply};
+use harness::server::{Server, ServerSpec, startup_timeout};
+use harness::stages;
+
+const CLIENTS: usize = 50;
+const FILL: usize = 1_000_000;
+const REQUESTS: usize = 200_000;
+
+/// Requests per second of one redis-benchmark run; its `--csv` output is
+/// a header line, then `"ZADD bench ...","92421.44",...`.
+fn redis_benchmark(port: u16, requests: usize, pipeline: usize, command: &str) -> f64 {
+    let output = Command::new("redis-benchmark")
+        .args(["-p", &port.to_string(), "-c", &CLIENTS.to_string()])
+        .args(["-n", &requests.to_string(), "-r", "1000000"])
+        .args(["-P", &pipeline.to_string(), "--csv"])
+        .args(command.split(' '))
+        .output()
+        .expect("redis-benchmark runs");
+    let text = String::from_utf8_lossy(&output.stdout);
+    let line = text.lines().nth(1).unwrap_or_default();
+    let rps = line.split("\",\"").nth(1).unwrap_or_default();
+    rps.trim_matches('"').parse().unwrap_or(0.0)
+}
+
+/// `ZRANGE bench start start+9` from random ranks, in batches of
+/// `pipeline`, by `CLIENTS` clients. Every member is 12 digits, so that a
+/// reply of ten is always 215 bytes: the replies are counted, not parsed.
+fn zrange_ten(port: u16, members: usize, pipeline: usize) -> f64 {
+    let per_client = REQUESTS / CLIENTS;
+    let reply_length = 5 + 10 * (5 + 12 + 2);
+    let started = Instant::now();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|client| {
+            std::thread::spawn(move || {
+                let mut rng = Rng::new(client as u64 + 1);
+                let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+                stream.set_nodelay(true).expect("nodelay");
+                let timeout = Some(Duration::from_secs(10));
+                stream.set_read_timeout(timeout).expect("timeout");
+                let mut sink = vec![0u8; 64 * 1024];
+                let mut sent = 0;
+                while sent < per_client {
+                    let size = pipeline.min(per_client - sent);
+                    let mut requests = Vec::new();
+                    for _ in 0..size {
+                        let start = rng.between(0, members - 10);
+                        let (first, last) = (start.to_string(), (start + 9).to_string());
+                        let args: [&[u8]; 4] =
+                            [b"ZRANGE", b"bench", first.as_bytes(), last.as_bytes()];
+                        requests.extend(resp::command(&args));
+                    }
+                    stream.write_all(&requests).expect("write");
+                    let mut expected = size * reply_length;
+                    while expected > 0 {
+                        let read = stream.read(&mut sink).expect("read");
+                        assert!(read > 0, "the server closed the connection");
+                        expected = expected.checked_sub(read).expect("replies of 215 bytes");
+                    }
+                    sent += size;
+                }
+            })
+        })
+        .collect();
+    for thread in threads {
+        thread.join().expect("a client thread failed");
+    }
+    (per_client * CLIENTS) as f64 / started.elapsed().as_secs_f64()
+}
+
+/// ZCARD of the benchmark's set.
+fn members(port: u16) -> usize {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).expect("connect");
+    stream
+        .write_all(&resp::command(&[b"ZCARD", b"bench"]))
+        .expect("write");
+    let mut reply = vec![0u8; 64];
+    let read = stream.read(&mut reply).expect("read");
+    match resp::parse(&reply[..read]) {
+        Parsed::Complete {
+            value: Reply::Integer(n),
+            ..
+        } => n as usize,
+        _ => panic!(
+            "ZCARD answered {:?}",
+            String::from_utf8_lossy(&reply[..read])
+        ),
+    }
+}
+
+fn main() {
+    if cfg!(debug_assertions) {
+        println!("(a debug build: run with --release for figures worth comparing)");
+    }
+    let mut rng = Rng::new(1);
+    let mut start = |spec: ServerSpec| {
+        Server::start(&spec, &mut rng, startup_timeout()).unwrap_or_else(|failure| {
+            eprintln!("{}", failure.render());
+            std::process::exit(1);
+        })
+    };
+    let ours = start(stages::find(17).expect("stage 17").reference());
+    let redis_command = "redis-server --save '' --appendonly no";
+    let theirs = start(ServerSpec::Command(redis_command.to_string()));
+    let servers = [&ours, &theirs];
+    let resident = |server: &Server| server.memory_kib().map_or(0, |(resident, _)| resident);
+    println!(
+        "redis-benchmark -c {CLIENTS} -r 1000000, on {} cores; requests per second:",
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    );
+    println!(
+        "{:<30} {:>4} {:>10} {:>14} {:>7}",
+        "test", "-P", "stage 17", "redis-server", "ratio"
+    );
+    let row = |name: &str, pipeline: usize, figures: [f64; 2]| {
+        println!(
+            "{name:<30} {pipeline:>4} {:>10.0} {:>14.0} {:>6.2}x",
+            figures[0],
+            figures[1],
+            figures[0] / figures[1]
+        );
+    };
+
+    // The fill, and what it costs in memory.
+    let before = servers.map(resident);
+    let fill = "ZADD bench __rand_int__ __rand_int__";
+    row(
+        "ZADD, 1M random (the fill)",
+        16,
+        servers.map(|server| redis_benchmark(server.port, FILL, 16, fill)),
+    );
+    let after = servers.map(resident);
+    let counts = servers.map(|server| members(server.port));
+
+    let ranks = counts[0].min(counts[1]);
+    for pipeline in [1, 16] {
+        if pipeline == 1 {
+            let figures = servers.map(|server| redis_benchmark(server.port, REQUESTS, 1, fill));
+            row("ZADD random", 1, figures);
+        }
+        let zrank = "ZRANK bench __rand_int__";
+        let figures = servers.map(|server| redis_benchmark(server.port, REQUESTS, pipeline, zrank));
+        row("ZRANK random member", pipeline, figures);
+        let figures = servers.map(|server| zrange_ten(server.port, ranks, pipeline));
+        row("ZRANGE 10 from a random rank", pipeline, figures);
+    }
+    for pipeline in [1, 16] {
+        let zrem = "ZREM bench __rand_int__";
+        let figures = servers.map(|server| redis_benchmark(server.port, REQUESTS, pipeline, zrem));
+        row("ZREM random member", pipeline, figures);
+    }
+
+    println!();
+    println!("memory after the fill (resident memory's growth / members):");
+    for (index, name) in ["stage 17", "redis-server"].iter().enumerate() {
+        let grown = after[index].saturating_sub(before[index]) * 1024;
+        println!(
+            "{name:<14} {:>8} members, {:>6.1} MiB, {:>6.1} bytes a member",
+            counts[index],
+            grown as f64 / (1024.0 * 1024.0),
+            grown as f64 / counts[index].max(1) as f64
+        );
+    }
+}
