@@ -52,6 +52,22 @@ pub fn find(number: u8) -> Option<&'static Stage> {
     all().iter().copied().find(|stage| stage.number == number)
 }
 
+/// The stage a command line names (`--stage 3`, `just hint 3`), or what is
+/// wrong with the name, in words for the learner.
+pub fn from_argument(text: &str) -> Result<&'static Stage, String> {
+    let number: u8 = text
+        .trim()
+        .parse()
+        .map_err(|_| "a stage is a number, e.g. 3".to_string())?;
+    find(number).ok_or_else(|| {
+        let known: Vec<String> = all().iter().map(|stage| stage.number.to_string()).collect();
+        format!(
+            "there is no stage `{number}`; the stages are {}",
+            known.join(", ")
+        )
+    })
+}
+
 /// `PING` as redis-cli sends it: `*1\r\n$4\r\nPING\r\n`.
 pub fn ping() -> Vec<u8> {
     resp::command(&[b"PING"])
