@@ -216,23 +216,49 @@ impl Stage {
     }
 }
 
-/// The outcome of one check.
-pub struct CheckResult {
-    /// The check's fixed title, as in [`Check::title`].
-    pub check: &'static str,
-    /// The title as printed, with this run's random counts.
-    pub title: String,
-    pub failure: Option<FailureReport>,
+/// What became of a check: it passed, it failed (with the report), or it
+/// was not run. `just progress` says the same of a whole stage.
+pub enum Outcome {
+    Passed,
+    Failed(FailureReport),
+    /// Not run, and why: "the server did not start", "an earlier check
+    /// failed".
+    NotRun(&'static str),
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        matches!(self, Outcome::Passed)
+    }
+
+    /// The failure's report, if it failed.
+    pub fn report(&self) -> Option<&FailureReport> {
+        match self {
+            Outcome::Failed(report) => Some(report),
+            Outcome::Passed | Outcome::NotRun(_) => None,
+        }
+    }
 }
 
 /// A failure with everything the report needs around it.
 pub struct FailureReport {
+    /// The title of the check that failed, as printed.
+    pub title: String,
     pub failure: Failure,
     /// The whole report, as printed.
     pub text: String,
 }
 
-/// The outcome of one stage's checks.
+/// One check's run.
+pub struct CheckResult {
+    /// The check's fixed title, as in [`Check::title`].
+    pub check: &'static str,
+    /// The title as printed, with this run's random counts.
+    pub title: String,
+    pub outcome: Outcome,
+}
+
+/// The runs of one stage's checks.
 pub struct StageResult {
     pub stage: u8,
     pub checks: Vec<CheckResult>,
@@ -240,13 +266,32 @@ pub struct StageResult {
 
 impl StageResult {
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|check| check.failure.is_none())
+        self.checks.iter().all(|check| check.outcome.passed())
     }
 
-    pub fn failures(&self) -> impl Iterator<Item = (&str, &FailureReport)> {
+    /// The checks that failed, with their reports.
+    pub fn failures(&self) -> impl Iterator<Item = (&CheckResult, &FailureReport)> {
         self.checks
             .iter()
-            .filter_map(|check| check.failure.as_ref().map(|f| (check.title.as_str(), f)))
+            .filter_map(|check| check.outcome.report().map(|report| (check, report)))
+    }
+
+    /// How many checks were not run.
+    pub fn not_run(&self) -> usize {
+        self.checks
+            .iter()
+            .filter(|check| matches!(check.outcome, Outcome::NotRun(_)))
+            .count()
+    }
+
+    /// The stage's outcome as a whole: passed, or that of its first check
+    /// that did not pass.
+    pub fn outcome(self) -> Outcome {
+        self.checks
+            .into_iter()
+            .map(|check| check.outcome)
+            .find(|outcome| !outcome.passed())
+            .unwrap_or(Outcome::Passed)
     }
 }
 
@@ -284,12 +329,12 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
     for (index, check) in stage.checks.iter().enumerate() {
         let did_not_start = results.iter().any(|result| {
             result
-                .failure
-                .as_ref()
+                .outcome
+                .report()
                 .is_some_and(|report| report.failure.did_not_start)
         });
         let stopped =
-            settings.stop_at_first_failure && results.iter().any(|result| result.failure.is_some());
+            settings.stop_at_first_failure && results.iter().any(|result| !result.outcome.passed());
         if did_not_start || stopped {
             // It would not start for the next check either: say so instead
             // of waiting for it again.
@@ -302,15 +347,12 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
             results.push(CheckResult {
                 check: check.title,
                 title: check.title.to_string(),
-                failure: Some(FailureReport {
-                    failure: Failure::new(format!("not run: {why}")),
-                    text: String::new(),
-                }),
+                outcome: Outcome::NotRun(why),
             });
             continue;
         }
         let result = run_check(stage, index, check, settings);
-        let mark = if result.failure.is_none() {
+        let mark = if result.outcome.passed() {
             "✓"
         } else {
             "✗"
@@ -324,9 +366,7 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
         checks: results,
     };
     for (_, report) in result.failures() {
-        if !report.text.is_empty() {
-            let _ = writeln!(out, "\n{}", report.text);
-        }
+        let _ = writeln!(out, "\n{}", report.text);
     }
     result
 }
@@ -346,8 +386,12 @@ pub fn run_check(
             let text = report(stage, &title, &failure, None, settings);
             return CheckResult {
                 check: check.title,
-                title,
-                failure: Some(FailureReport { failure, text }),
+                title: title.clone(),
+                outcome: Outcome::Failed(FailureReport {
+                    title,
+                    failure,
+                    text,
+                }),
             };
         }
     };
@@ -357,22 +401,30 @@ pub fn run_check(
         title: None,
         clients: 0,
     };
-    let outcome = (check.run)(&mut context);
+    let result = (check.run)(&mut context);
     let title = context
         .title
         .take()
         .unwrap_or_else(|| check.title.to_string());
-    let failure = outcome.err().map(|failure| {
-        // A crash shows up as a closed connection; give the output threads a
-        // moment to catch the server's last words (a panic message).
-        std::thread::sleep(Duration::from_millis(50));
-        let text = report(stage, &title, &failure, Some(&mut server), settings);
-        FailureReport { failure, text }
-    });
+    let outcome = match result {
+        Ok(()) => Outcome::Passed,
+        Err(failure) => {
+            // A crash shows up as a closed connection; give the output
+            // threads a moment to catch the server's last words (a panic
+            // message).
+            std::thread::sleep(Duration::from_millis(50));
+            let text = report(stage, &title, &failure, Some(&mut server), settings);
+            Outcome::Failed(FailureReport {
+                title: title.clone(),
+                failure,
+                text,
+            })
+        }
+    };
     CheckResult {
         check: check.title,
         title,
-        failure,
+        outcome,
     }
 }
 

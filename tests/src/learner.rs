@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::check::Stage;
-use crate::server::{SERVER_VARIABLE, ServerSpec};
+use crate::server::{SERVER_VARIABLE, ServerSpec, shell_quote};
 
 /// Names another folder for `my-server/` and `.course/` (the harness's own
 /// tests use a temporary one).
@@ -212,12 +212,6 @@ impl Registration {
         }
         text
     }
-}
-
-/// `text` quoted for a shell, as one word, always in single quotes (so
-/// that a rerun command reads the same whatever the program's name).
-pub fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
 }
 
 /// `~/x` as `$HOME/x`, as a shell would read it.

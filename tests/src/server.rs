@@ -440,10 +440,14 @@ fn free_port(rng: &mut Rng) -> u16 {
     }
 }
 
-fn shell_quote(text: &str) -> String {
-    if text
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+/// `text` as one word for a shell (`sh -c`, a `just` command to rerun): as
+/// it is when no character in it means anything to a shell, else in single
+/// quotes, a `'` inside written `'\''`.
+pub fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
     {
         text.to_string()
     } else {
@@ -519,5 +523,19 @@ fn build_reference(package: &str, binary: &str) -> Result<PathBuf, String> {
             "cargo built {binary} but {} is not there",
             path.display()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shell_quote;
+
+    #[test]
+    fn a_word_is_quoted_only_when_a_shell_would_read_it_otherwise() {
+        assert_eq!(shell_quote("./server"), "./server");
+        assert_eq!(shell_quote("python3 s.py"), "'python3 s.py'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

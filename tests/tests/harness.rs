@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use harness::check::{RunSettings, StageResult, run_stage};
+use harness::check::{CheckResult, Outcome, RunSettings, StageResult, run_stage};
 use harness::server::ServerSpec;
 use harness::stages;
 
@@ -28,24 +28,27 @@ fn run_against(mode: &str, stage: u8) -> (StageResult, String) {
 /// have failed.
 #[track_caller]
 fn failure_of<'a>(result: &'a StageResult, title: &str) -> &'a str {
-    match &find(result, title).failure {
-        Some(report) => &report.text,
-        None => panic!("the check {title:?} passed, but this server must fail it"),
+    match &find(result, title).outcome {
+        Outcome::Failed(report) => &report.text,
+        Outcome::Passed => panic!("the check {title:?} passed, but this server must fail it"),
+        Outcome::NotRun(why) => panic!("the check {title:?} was not run ({why})"),
     }
 }
 
 #[track_caller]
 fn assert_passed(result: &StageResult, title: &str) {
-    if let Some(report) = &find(result, title).failure {
-        panic!(
+    match &find(result, title).outcome {
+        Outcome::Passed => {}
+        Outcome::Failed(report) => panic!(
             "the check {title:?} must pass for this server:\n{}",
             report.text
-        );
+        ),
+        Outcome::NotRun(why) => panic!("the check {title:?} must pass, but was not run ({why})"),
     }
 }
 
 #[track_caller]
-fn find<'a>(result: &'a StageResult, title: &str) -> &'a harness::check::CheckResult {
+fn find<'a>(result: &'a StageResult, title: &str) -> &'a CheckResult {
     result
         .checks
         .iter()
@@ -290,7 +293,7 @@ fn a_set_that_ignores_its_options_passes_stage_6_and_fails_stage_7() {
 fn a_server_without_debug_htstats_is_told_what_stage_9_asks_for() {
     let (result, _) = run_against("forgets-expiry", 9);
     assert!(
-        result.checks.iter().all(|check| check.failure.is_some()),
+        result.checks.iter().all(|check| !check.outcome.passed()),
         "every check of stage 9 needs the table"
     );
     let report = failure_of(&result, "DEBUG HTSTATS 0 prints the tables");

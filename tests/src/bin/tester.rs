@@ -15,8 +15,9 @@ use std::process::ExitCode;
 use clap::{ArgGroup, Parser};
 
 use harness::check::{RunSettings, Stage, run_stage};
-use harness::learner::{Origin, REFERENCE_KEYWORD, choose_server, record_pass, shell_quote};
+use harness::learner::{Origin, REFERENCE_KEYWORD, choose_server, record_pass};
 use harness::random::{SEED_VARIABLE, seed_from_environment};
+use harness::server::shell_quote;
 use harness::stages;
 
 /// Runs the course's checks against a server: the reference stage, or your
@@ -130,11 +131,8 @@ fn main() -> ExitCode {
     for (i, stage) in selected.iter().enumerate() {
         let result = run_stage(stage, &settings, &mut out);
         let total = result.checks.len();
-        let not_run = result
-            .failures()
-            .filter(|(_, report)| report.text.is_empty())
-            .count();
-        let failed = result.failures().count() - not_run;
+        let not_run = result.not_run();
+        let failed = result.failures().count();
         if failed > 0 {
             let not_run = if not_run > 0 {
                 format!(" ({not_run} not run)")
