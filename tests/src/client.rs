@@ -239,7 +239,7 @@ impl Client {
         expected_bytes: Option<&[u8]>,
     ) -> Failure {
         // What arrived, set against what was due when that is known.
-        let shown = |failure: Failure| match expected_bytes {
+        let with_received = |failure: Failure| match expected_bytes {
             Some(bytes) => {
                 let end = self.received.len().min(bytes.len() + 40);
                 failure.block(caret_diff(bytes, &self.received[..end]))
@@ -251,14 +251,14 @@ impl Client {
             None => wanted.to_string(),
         };
         match missing {
-            Missing::Invalid(reason) => shown(
+            Missing::Invalid(reason) => with_received(
                 self.failure_with_sent(format!(
                     "{which}the reply is not valid {}: {reason}",
                     F::PROTOCOL
                 ))
                 .detail("wanted", wanted.to_string()),
             ),
-            Missing::Diverged => shown(self.failure_with_sent(format!(
+            Missing::Diverged => with_received(self.failure_with_sent(format!(
                 "{which}wrong reply: expected {wanted}, and these bytes differ"
             ))),
             Missing::TimedOut if self.received.is_empty() && self.sent.is_empty() => self
@@ -284,7 +284,7 @@ impl Client {
                     "Did your server read the whole command, and write its reply to this \
                      connection? If it buffers its writes, does it flush them?",
                 ),
-            Missing::TimedOut => shown(self.failure_with_sent(format!(
+            Missing::TimedOut => with_received(self.failure_with_sent(format!(
                 "{which}incomplete reply: {} s after sending, these bytes had arrived and no more",
                 REPLY_TIMEOUT.as_secs()
             )))
@@ -296,7 +296,7 @@ impl Client {
                     ))
                     .detail("expected", expected_line)
                 } else {
-                    shown(self.failure_with_sent(format!(
+                    with_received(self.failure_with_sent(format!(
                         "{which}the connection was {how} in the middle of a reply"
                     )))
                 };
@@ -318,7 +318,7 @@ impl Client {
     /// Expects a reply that `accepts` takes (for replies whose exact bytes
     /// are the server's own business, such as `COMMAND DOCS`), described in
     /// words by `wanted`.
-    pub fn expect_such<F: Frame>(
+    pub fn expect_matching<F: Frame>(
         &mut self,
         wanted: &str,
         accepts: fn(&F) -> bool,
@@ -339,7 +339,7 @@ impl Client {
     /// answers in the order of the server's own hash table).
     pub fn expect_unordered(&mut self, expected: &[Reply]) -> Result<(), Failure> {
         let reply =
-            self.expect_such("an array", |reply: &Reply| matches!(reply, Reply::Array(_)))?;
+            self.expect_matching("an array", |reply: &Reply| matches!(reply, Reply::Array(_)))?;
         let Reply::Array(mut got) = reply else {
             return Ok(());
         };
@@ -356,14 +356,14 @@ impl Client {
             return Ok(());
         }
         let list = |items: Vec<String>| {
-            let shown: Vec<String> = items.iter().take(5).cloned().collect();
+            let first_five: Vec<String> = items.iter().take(5).cloned().collect();
             let more = items.len().saturating_sub(5);
             if more > 0 {
-                format!("{} (and {more} more)", shown.join(", "))
-            } else if shown.is_empty() {
+                format!("{} (and {more} more)", first_five.join(", "))
+            } else if first_five.is_empty() {
                 "none".to_string()
             } else {
-                shown.join(", ")
+                first_five.join(", ")
             }
         };
         Err(self
@@ -380,7 +380,7 @@ impl Client {
     /// Expects an integer reply from `low` to `high`, for values that
     /// depend on the clock (TTL).
     pub fn expect_integer_between(&mut self, low: i64, high: i64) -> Result<i64, Failure> {
-        let reply = self.expect_such("an integer", |reply: &Reply| {
+        let reply = self.expect_matching("an integer", |reply: &Reply| {
             matches!(reply, Reply::Integer(_))
         })?;
         match reply {

@@ -121,7 +121,7 @@ impl Registration {
         };
         Registration::parse(&text)
             .map(Some)
-            .map_err(|problem| format!("{}: {problem}", shown(&path, learner_dir)))
+            .map_err(|problem| format!("{}: {problem}", display_relative(&path, learner_dir)))
     }
 
     fn parse(text: &str) -> Result<Registration, String> {
@@ -224,13 +224,14 @@ fn expand_home(word: &str) -> String {
 
 /// Which program a run tests, and why that one.
 #[derive(Clone, Debug)]
-pub struct Chosen {
+pub struct ProgramUnderTest {
     pub spec: ServerSpec,
     pub origin: Origin,
     /// The registered build command, run once before the checks.
     pub build: Option<String>,
 }
 
+/// Where the program under test came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
     /// Given on the command line (`just test-stage 3 "python3 s.py"`).
@@ -246,16 +247,19 @@ pub enum Origin {
 /// Picks the program to test: the one given, else `$COURSE_SERVER`, else the
 /// registered one, else the reference stage. `given` may be the word
 /// `reference` to skip the others.
-pub fn choose_server(given: Option<&str>, reference: ServerSpec) -> Result<Chosen, String> {
-    let chosen = |spec, origin| Chosen {
+pub fn choose_program(
+    given: Option<&str>,
+    reference: ServerSpec,
+) -> Result<ProgramUnderTest, String> {
+    let without_build = |spec, origin| ProgramUnderTest {
         spec,
         origin,
         build: None,
     };
     match given.map(str::trim).filter(|given| !given.is_empty()) {
-        Some(REFERENCE_KEYWORD) => return Ok(chosen(reference, Origin::Reference)),
+        Some(REFERENCE_KEYWORD) => return Ok(without_build(reference, Origin::Reference)),
         Some(command) => {
-            return Ok(chosen(
+            return Ok(without_build(
                 ServerSpec::Command(command.to_string()),
                 Origin::Given,
             ));
@@ -265,19 +269,22 @@ pub fn choose_server(given: Option<&str>, reference: ServerSpec) -> Result<Chose
     if let Ok(command) = std::env::var(SERVER_VARIABLE)
         && !command.trim().is_empty()
     {
-        return Ok(chosen(ServerSpec::Command(command), Origin::Environment));
+        return Ok(without_build(
+            ServerSpec::Command(command),
+            Origin::Environment,
+        ));
     }
     match Registration::load(&learner_dir())? {
-        Some(registration) => Ok(Chosen {
+        Some(registration) => Ok(ProgramUnderTest {
             spec: ServerSpec::Command(registration.run),
             origin: Origin::Registered,
             build: registration.build,
         }),
-        None => Ok(chosen(reference, Origin::Reference)),
+        None => Ok(without_build(reference, Origin::Reference)),
     }
 }
 
-impl Chosen {
+impl ProgramUnderTest {
     /// What the run tests, in one line: "your program `...` (registered in
     /// .course/server)".
     pub fn describe(&self) -> String {
@@ -406,8 +413,8 @@ impl Progress {
 
 /// Records a learner's pass, or says why it could not (the run itself
 /// stands either way).
-pub fn record_pass(chosen: &Chosen, stage: &Stage) {
-    if chosen.is_learners()
+pub fn record_pass(program: &ProgramUnderTest, stage: &Stage) {
+    if program.is_learners()
         && let Err(problem) = Progress::record(&learner_dir(), stage.number)
     {
         eprintln!("(could not record the pass: {problem})");
@@ -424,7 +431,7 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// `path` relative to `base` when it is inside it.
-pub fn shown(path: &Path, base: &Path) -> String {
+pub fn display_relative(path: &Path, base: &Path) -> String {
     path.strip_prefix(base)
         .map(|relative| relative.display().to_string())
         .unwrap_or_else(|_| path.display().to_string())

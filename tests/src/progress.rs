@@ -14,19 +14,19 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use crate::check::{Outcome, RunSettings, Stage, run_stage};
-use crate::learner::{Chosen, Progress, learner_dir};
+use crate::learner::{ProgramUnderTest, Progress, learner_dir};
 use crate::stages;
 
 /// Runs the stages and prints the report; returns the stage to work on
 /// next, if any.
-pub fn report(chosen: &Chosen, seed: u64, out: &mut dyn Write) -> Option<u8> {
+pub fn report(program: &ProgramUnderTest, seed: u64, out: &mut dyn Write) -> Option<u8> {
     let dir = learner_dir();
     let record = Progress::load(&dir);
     let all = stages::all();
     let mut passed_now = BTreeSet::new();
     let mut failed_now: Vec<u8> = Vec::new();
 
-    let _ = writeln!(out, "Progress of {} (seed {seed})\n", chosen.describe());
+    let _ = writeln!(out, "Progress of {} (seed {seed})\n", program.describe());
     for stage in all {
         // After a failure, go on only if every failed stage had passed
         // before (the program may have moved on to a later protocol), and
@@ -44,7 +44,7 @@ pub fn report(chosen: &Chosen, seed: u64, out: &mut dyn Write) -> Option<u8> {
             continue;
         }
         let mut settings = RunSettings::new(
-            chosen.spec.clone(),
+            program.spec.clone(),
             seed,
             format!("just test-stage {}", stage.number),
         );
@@ -52,7 +52,7 @@ pub fn report(chosen: &Chosen, seed: u64, out: &mut dyn Write) -> Option<u8> {
         let outcome = run_stage(stage, &settings, &mut std::io::sink()).outcome();
         if outcome.passed() {
             passed_now.insert(stage.number);
-            crate::learner::record_pass(chosen, stage);
+            crate::learner::record_pass(program, stage);
         } else {
             failed_now.push(stage.number);
         }

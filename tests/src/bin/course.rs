@@ -24,7 +24,7 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, Subcommand};
 
 use harness::check::{RunSettings, Stage, run_stage};
-use harness::learner::{Origin, Registration, choose_server, learner_dir, record_pass};
+use harness::learner::{Origin, Registration, choose_program, learner_dir, record_pass};
 use harness::random::seed_from_environment;
 use harness::{hints, progress, project, stages};
 
@@ -174,20 +174,20 @@ fn unregister() -> Result<ExitCode, String> {
 }
 
 fn run_progress(given: Option<&str>) -> Result<ExitCode, String> {
-    let chosen = choose_server(given, stages::all()[0].reference())?;
-    if chosen.origin == Origin::Reference {
+    let program = choose_program(given, stages::all()[0].reference())?;
+    if program.origin == Origin::Reference {
         println!(
             "No program of yours to measure: `just start` creates one, `just register CMD` names \
              one (any language), and `just progress` then shows how far it gets."
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if let Err(problem) = chosen.prepare() {
+    if let Err(problem) = program.prepare() {
         println!("{problem}");
         return Ok(ExitCode::FAILURE);
     }
     let seed = seed_from_environment()?;
-    progress::report(&chosen, seed, &mut std::io::stdout());
+    progress::report(&program, seed, &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -200,10 +200,10 @@ fn hint(stage: &Stage, number: usize) -> Result<ExitCode, String> {
             found.len()
         ));
     }
-    let chosen = &found[number - 1];
+    let selected = &found[number - 1];
     println!(
         "Stage {} ({}), {}\n\n{}\n",
-        stage.number, stage.summary, chosen.label, chosen.text
+        stage.number, stage.summary, selected.label, selected.text
     );
     if number < found.len() {
         println!(
@@ -236,13 +236,13 @@ fn watch(given: Option<&'static Stage>) -> Result<ExitCode, String> {
             "the registration names no files to watch: `just register --watch FOLDER CMD`".into(),
         );
     }
-    let chosen = choose_server(None, stages::all()[0].reference())?;
+    let program = choose_program(None, stages::all()[0].reference())?;
     let mut stage = match given {
         Some(stage) => stage,
         None => {
             // Where the learner is: what `just progress` says is next.
-            chosen.prepare()?;
-            let next = progress::report(&chosen, seed_from_environment()?, &mut std::io::stdout());
+            program.prepare()?;
+            let next = progress::report(&program, seed_from_environment()?, &mut std::io::stdout());
             next.and_then(stages::find)
                 .unwrap_or(stages::all()[stages::all().len() - 1])
         }
@@ -254,7 +254,7 @@ fn watch(given: Option<&'static Stage>) -> Result<ExitCode, String> {
         .collect();
     loop {
         println!("\n=== stage {}: {} ===", stage.number, stage.summary);
-        let prepared = chosen.prepare();
+        let prepared = program.prepare();
         // After the build (whose output may be among the watched files), and
         // before the checks, so that a save while they run counts.
         let seen = snapshot(&paths);
@@ -266,13 +266,13 @@ fn watch(given: Option<&'static Stage>) -> Result<ExitCode, String> {
             Ok(()) => {
                 let seed = seed_from_environment()?;
                 let settings = RunSettings::new(
-                    chosen.spec.clone(),
+                    program.spec.clone(),
                     seed,
                     format!("just test-stage {}", stage.number),
                 );
                 let result = run_stage(stage, &settings, &mut std::io::stdout());
                 if result.passed() {
-                    record_pass(&chosen, stage);
+                    record_pass(&program, stage);
                 }
                 result.passed()
             }

@@ -15,7 +15,7 @@ use std::process::ExitCode;
 use clap::{ArgGroup, Parser};
 
 use harness::check::{RunSettings, Stage, run_stage};
-use harness::learner::{Origin, REFERENCE_KEYWORD, choose_server, record_pass};
+use harness::learner::{Origin, REFERENCE_KEYWORD, choose_program, record_pass};
 use harness::random::{SEED_VARIABLE, seed_from_environment};
 use harness::server::shell_quote;
 use harness::stages;
@@ -87,15 +87,15 @@ fn main() -> ExitCode {
     };
     // An empty --server (what `just test-stage 3` passes when no command is
     // given) means "not given".
-    let chosen = match choose_server(arguments.server.as_deref(), last.reference()) {
-        Ok(chosen) => chosen,
+    let program = match choose_program(arguments.server.as_deref(), last.reference()) {
+        Ok(program) => program,
         Err(problem) => {
             eprintln!("tester: {problem}");
             return ExitCode::from(2);
         }
     };
     let recipe = if upto { "test-upto" } else { "test-stage" };
-    let rerun = match (&chosen.origin, arguments.server.as_deref().map(str::trim)) {
+    let rerun = match (&program.origin, arguments.server.as_deref().map(str::trim)) {
         (Origin::Given, Some(command)) => {
             format!("just {recipe} {} {}", last.number, shell_quote(command))
         }
@@ -104,12 +104,12 @@ fn main() -> ExitCode {
         }
         _ => format!("just {recipe} {}", last.number),
     };
-    let _ = writeln!(std::io::stdout(), "Testing {}", chosen.describe());
-    if let Err(problem) = chosen.prepare() {
+    let _ = writeln!(std::io::stdout(), "Testing {}", program.describe());
+    if let Err(problem) = program.prepare() {
         println!("\n{problem}");
         return ExitCode::FAILURE;
     }
-    let server = chosen.spec.clone();
+    let server = program.spec.clone();
     let settings = RunSettings::new(server, seed, rerun);
     // --upto N: the earlier stages whose checks stage N must still pass
     // (all of them until the protocol changes), then stage N.
@@ -154,7 +154,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         let _ = writeln!(out, "Stage {}: all {total} checks passed.\n", stage.number);
-        record_pass(&chosen, stage);
+        record_pass(&program, stage);
     }
     ExitCode::SUCCESS
 }
