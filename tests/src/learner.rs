@@ -63,8 +63,11 @@ impl Registration {
     pub fn for_project() -> Registration {
         Registration {
             run: format!("{PROJECT_FOLDER}/target/debug/{PROJECT_FOLDER}"),
+            // `--target-dir`: the program is where `run` says even when the
+            // learner's shell sets CARGO_TARGET_DIR for every project.
             build: Some(format!(
-                "cargo build --quiet --manifest-path {PROJECT_FOLDER}/Cargo.toml"
+                "cargo build --quiet --manifest-path {PROJECT_FOLDER}/Cargo.toml \
+                 --target-dir {PROJECT_FOLDER}/target"
             )),
             watch: vec![
                 format!("{PROJECT_FOLDER}/src"),
