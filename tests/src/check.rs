@@ -104,28 +104,66 @@ impl Failure {
         self
     }
 
-    /// The report without the server's output: problem, details, hints.
+    /// The report without the server's output: problem, details, hints,
+    /// each block cut at [`BLOCK_CAP`] bytes.
     pub fn render(&self) -> String {
+        self.render_blocks(Some(BLOCK_CAP))
+    }
+
+    /// The report with every block whole, however long (for the file a long
+    /// report is saved in).
+    pub fn render_uncut(&self) -> String {
+        self.render_blocks(None)
+    }
+
+    fn render_blocks(&self, cap: Option<usize>) -> String {
+        let cut = |text: &str| cut_block(text, cap);
         let mut out = String::new();
-        push_labeled(&mut out, "problem", &self.problem);
+        push_labeled(&mut out, "problem", &cut(&self.problem));
         for detail in &self.details {
             match detail {
-                Detail::Labeled(label, text) => push_labeled(&mut out, label, text),
+                Detail::Labeled(label, text) => push_labeled(&mut out, label, &cut(text)),
                 Detail::Block(text) => {
-                    for line in text.lines() {
+                    for line in cut(text).lines() {
                         let _ = writeln!(out, "{line}");
                     }
                 }
             }
         }
         for hint in &self.hints {
-            push_labeled(&mut out, "hint", hint);
+            push_labeled(&mut out, "hint", &cut(hint));
         }
         if let Some(tail) = &self.output {
-            push_output(&mut out, tail);
+            push_output(&mut out, &cut(tail));
         }
         out
     }
+}
+
+/// The most of one block of a report (what was sent, expected, received,
+/// the server's output) that is shown: a 1 MB value, escaped, would fill
+/// thousands of lines and hide the rest of the report. The whole report
+/// goes to a file when a block is cut.
+pub const BLOCK_CAP: usize = 2_000;
+
+/// `text`, or its first `cap` bytes (at a line break when there is one near
+/// the end) and how long it was.
+fn cut_block(text: &str, cap: Option<usize>) -> String {
+    let Some(cap) = cap.filter(|cap| text.len() > *cap) else {
+        return text.to_string();
+    };
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if let Some(line_end) = text[..end].rfind('\n').filter(|at| *at > cap / 2) {
+        end = line_end;
+    }
+    format!(
+        "{}... (cut here: {} bytes in all)",
+        &text[..end],
+        text.len()
+    )
 }
 
 fn push_output(text: &mut String, tail: &str) {
@@ -365,10 +403,35 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
         stage: stage.number,
         checks: results,
     };
-    for (_, report) in result.failures() {
-        let _ = writeln!(out, "\n{}", report.text);
-    }
+    print_reports(stage, &result, out);
     result
+}
+
+/// Prints each failure's report; a failure whose problem is the same as an
+/// earlier check's (a missing command fails every check that needs it) is
+/// said in one line, not printed again in full.
+fn print_reports(stage: &Stage, result: &StageResult, out: &mut dyn Write) {
+    let mut printed: Vec<(usize, &str)> = Vec::new();
+    for (index, check) in result.checks.iter().enumerate() {
+        let Some(report) = check.outcome.report() else {
+            continue;
+        };
+        let problem = report.failure.problem.as_str();
+        match printed.iter().find(|(_, earlier)| *earlier == problem) {
+            Some((first, _)) => {
+                let _ = writeln!(
+                    out,
+                    "\n--- {} failed: {}: the same problem as check {first}, above",
+                    stage.label(),
+                    report.title
+                );
+            }
+            None => {
+                printed.push((index + 1, problem));
+                let _ = writeln!(out, "\n{}", report.text);
+            }
+        }
+    }
 }
 
 /// Starts a server, runs one check against it, and stops the server.
@@ -435,24 +498,101 @@ fn report(
     server: Option<&mut Server>,
     settings: &RunSettings,
 ) -> String {
-    let mut text = format!("--- {} failed: {title}\n", stage.label());
+    let heading = format!("--- {} failed: {title}\n", stage.label());
+    let mut text = heading.clone();
     text.push_str(&failure.render());
+    let mut server_lines = String::new();
     if let Some(server) = server {
         let state = match server.exit_status() {
             Some(status) => format!("exited ({})", describe_status(status)),
             None => "still running".to_string(),
         };
         push_labeled(
-            &mut text,
+            &mut server_lines,
             "server",
             &format!("`{}`, {state}", server.command_line),
         );
-        push_output(&mut text, &server.output_tail(20));
+        push_output(&mut server_lines, &server.output_tail(20));
     }
+    let uncut = failure.render_uncut();
+    if uncut != failure.render() {
+        // A block was cut: the whole report goes to a file, for an editor.
+        let path = std::env::temp_dir().join(format!(
+            "course-report-stage-{}-seed-{}-{}.txt",
+            stage.number,
+            settings.seed,
+            title
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|word| !word.is_empty())
+                .take(6)
+                .collect::<Vec<_>>()
+                .join("-")
+        ));
+        let whole = format!("{heading}{uncut}{server_lines}");
+        let said = match std::fs::write(&path, whole) {
+            Ok(()) => format!(
+                "the report above is cut; all of it is in {}",
+                path.display()
+            ),
+            Err(error) => format!(
+                "(could not save the whole report in {}: {error})",
+                path.display()
+            ),
+        };
+        push_labeled(&mut text, "whole", &said);
+    }
+    text.push_str(&server_lines);
     push_labeled(
         &mut text,
         "rerun",
         &format!("{SEED_VARIABLE}={} {}", settings.seed, settings.rerun),
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_block_is_cut_and_the_whole_report_saved_in_a_file() {
+        let value = "x".repeat(1_000_000);
+        let failure = Failure::new("no reply")
+            .detail("expected", value.clone())
+            .hint("a short hint");
+        let shown = failure.render();
+        assert!(shown.len() < 3 * BLOCK_CAP, "{} bytes shown", shown.len());
+        assert!(
+            shown.contains("(cut here: 1000000 bytes in all)"),
+            "{shown}"
+        );
+        assert!(shown.contains("hint:     a short hint"), "{shown}");
+        assert!(failure.render_uncut().len() > value.len());
+
+        static STAGE: Stage = Stage {
+            number: 99,
+            name: "cut-reports",
+            summary: "a stage for this test",
+            builds_on: &[],
+            base: 0,
+            checks: &[],
+        };
+        let settings = RunSettings::new(ServerSpec::Command("true".into()), 7, "rerun me");
+        let text = report(
+            &STAGE,
+            "a check: with a 1 MB value",
+            &failure,
+            None,
+            &settings,
+        );
+        assert!(text.contains("whole:    the report above is cut"), "{text}");
+        let path = text
+            .split_whitespace()
+            .find(|word| word.contains("course-report-stage-99"))
+            .unwrap_or_else(|| panic!("no file named:\n{text}"));
+        assert!(path.ends_with("seed-7-a-check-with-a-1-MB.txt"), "{path}");
+        let saved = std::fs::read_to_string(path).unwrap();
+        assert!(saved.contains(&value), "the file holds the whole block");
+        let _ = std::fs::remove_file(path);
+    }
 }

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::check::Failure;
-use crate::escape::{caret_diff, escape, escape_shortened};
+use crate::escape::{caret_diff, escape_shortened};
 use crate::frame::{Frame, Parsed};
 use crate::resp::{self, Reply};
 
@@ -247,7 +247,7 @@ impl Client {
             None => failure.detail("got", escape_shortened(&self.received, 60)),
         };
         let expected_line = match expected_bytes {
-            Some(bytes) => format!("{wanted} ({})", escape(bytes)),
+            Some(bytes) => format!("{wanted} ({})", escape_shortened(bytes, 60)),
             None => wanted.to_string(),
         };
         match missing {
@@ -495,11 +495,17 @@ impl Client {
         }
     }
 
-    /// "PING" or "70 bytes" for a one-line problem statement.
+    /// "PING", "ECHO (1048602 bytes)" or "70 bytes" for a one-line problem
+    /// statement.
     fn sent_summary(&self) -> String {
         match resp::describe_commands(&self.sent) {
             Some(commands) if commands.len() <= 60 => commands,
-            _ => format!("{} bytes", self.sent.len()),
+            _ => match resp::command_names(&self.sent) {
+                Some(names) if names.len() <= 60 => {
+                    format!("{names} ({} bytes)", self.sent.len())
+                }
+                _ => format!("{} bytes", self.sent.len()),
+            },
         }
     }
 

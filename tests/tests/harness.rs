@@ -220,6 +220,23 @@ fn a_panic_shows_as_a_closed_connection_with_the_panic_in_the_output() {
     );
 }
 
+/// A 1 MB value in a failure is shown cut, not in full: the report stays a
+/// screenful or two, and says the command's name rather than its size alone.
+#[test]
+fn a_failure_with_a_1_mb_value_stays_short() {
+    let (result, printed) = run_against("silent", 5);
+    let report = failure_of(&result, "echoes a 1 MB argument");
+    assert_contains(
+        report,
+        &[
+            "problem:  no reply within 2 s after sending ECHO (1048602 bytes)",
+            "... (1048576 bytes in all) ...",
+        ],
+    );
+    assert!(report.len() < 8_000, "{} bytes in the report", report.len());
+    assert!(printed.len() < 40_000, "{} bytes printed", printed.len());
+}
+
 #[test]
 fn a_program_that_exits_at_once_is_reported_with_its_output() {
     let (result, printed) = run_against("exit-at-once", 1);
@@ -291,7 +308,7 @@ fn a_set_that_ignores_its_options_passes_stage_6_and_fails_stage_7() {
 
 #[test]
 fn a_server_without_debug_htstats_is_told_what_stage_9_asks_for() {
-    let (result, _) = run_against("forgets-expiry", 9);
+    let (result, printed) = run_against("forgets-expiry", 9);
     assert!(
         result.checks.iter().all(|check| !check.outcome.passed()),
         "every check of stage 9 needs the table"
@@ -305,6 +322,9 @@ fn a_server_without_debug_htstats_is_told_what_stage_9_asks_for() {
             "No stats available for empty dictionaries",
         ],
     );
+    // The same problem in every check: in full once, then a line each.
+    assert_eq!(printed.matches("DEBUG HTSTATS 0 answered error").count(), 1);
+    assert_contains(&printed, &["the same problem as check 1, above"]);
 }
 
 #[test]
