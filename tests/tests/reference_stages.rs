@@ -92,6 +92,8 @@ stage!(stage_11_binary_protocol, 11, [1]);
 stage!(stage_12_chat_broadcast, 12, []);
 stage!(stage_13_chat_slow_clients, 13, [12]);
 stage!(stage_14_chat_presence, 14, [12, 13]);
+// Chat on Redis: Pub/Sub, over the key space of stage 10.
+stage!(stage_15_pub_sub, 15, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 
 /// Every stage the tester knows has its line above, with the stages it
 /// builds on as `Stage::builds_on` says (a new stage must be added there).

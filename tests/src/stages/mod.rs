@@ -17,6 +17,7 @@ pub mod stage_11_binary_protocol;
 pub mod stage_12_chat_broadcast;
 pub mod stage_13_chat_slow_clients;
 pub mod stage_14_chat_presence;
+pub mod stage_15_pub_sub;
 
 /// What the chat stages' checks share.
 mod chat;
@@ -40,6 +41,7 @@ static ALL: &[&Stage] = &[
     &stage_12_chat_broadcast::STAGE,
     &stage_13_chat_slow_clients::STAGE,
     &stage_14_chat_presence::STAGE,
+    &stage_15_pub_sub::STAGE,
 ];
 
 /// Every stage, in order.
