@@ -29,7 +29,11 @@ pub struct Client {
     sent: Vec<u8>,
     /// How it was sent: "in one write", "in 14 writes".
     writes: usize,
+    /// A reply to what was sent has been matched.
     answered: bool,
+    /// The protocol of that reply has one reply per request: bytes still
+    /// here when the next request goes are a reply too many.
+    one_reply_per_request: bool,
 }
 
 /// Why no whole reply could be taken off the buffer.
@@ -78,12 +82,16 @@ impl Client {
             sent: Vec::new(),
             writes: 0,
             answered: false,
+            one_reply_per_request: false,
         })
     }
 
     /// Sends `bytes` in one write.
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         if self.answered {
+            if self.one_reply_per_request {
+                self.expect_no_more_replies()?;
+            }
             self.sent.clear();
             self.writes = 0;
             self.answered = false;
@@ -159,7 +167,7 @@ impl Client {
             })?;
         let got_bytes = self.received[..length].to_vec();
         if reply == *expected && got_bytes == expected_bytes {
-            self.take(length);
+            self.take::<F>(length);
             return Ok(());
         }
         if reply == *expected {
@@ -223,9 +231,48 @@ impl Client {
     }
 
     /// Takes a matched reply off the buffer.
-    fn take(&mut self, length: usize) {
+    fn take<F: Frame>(&mut self, length: usize) {
         self.received.drain(..length);
         self.answered = true;
+        self.one_reply_per_request = F::ONE_REPLY_PER_REQUEST;
+    }
+
+    /// Before the next request: the bytes that arrived after the last reply
+    /// (without waiting for more) must be none, or they would be taken for
+    /// the next request's reply and blamed on it.
+    fn expect_no_more_replies(&mut self) -> Result<(), Failure> {
+        if self.received.is_empty() && self.stream.set_nonblocking(true).is_ok() {
+            let mut chunk = [0u8; 64 * 1024];
+            while self.received.len() < MAX_RECEIVED {
+                match self.stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => self.received.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = self.stream.set_nonblocking(false);
+        }
+        if self.received.is_empty() {
+            return Ok(());
+        }
+        Err(self
+            .failure_with_sent(format!(
+                "your server sent more than one reply to {}: these bytes came after its reply, \
+                 before the next command was sent",
+                self.sent_summary()
+            ))
+            .detail(
+                "extra",
+                format!(
+                    "{}{}",
+                    escape_shortened(&self.received, 60),
+                    describe_replies(&self.received)
+                ),
+            )
+            .hint(
+                "One command, one reply. A reader that splits the stream into lines takes each \
+                 line of a value that holds \\n for a command of its own: read a bulk string's \
+                 declared number of bytes, whatever they hold.",
+            ))
     }
 
     /// The failure for a reply that never arrived whole: broken, diverging,
@@ -331,7 +378,7 @@ impl Client {
                 .failure_with_sent(format!("expected {wanted}, got {}", reply.describe()))
                 .detail("got", escape_shortened(&self.received[..length], 60)));
         }
-        self.take(length);
+        self.take::<F>(length);
         Ok(reply)
     }
 

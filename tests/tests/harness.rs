@@ -237,6 +237,26 @@ fn a_failure_with_a_1_mb_value_stays_short() {
     assert!(printed.len() < 40_000, "{} bytes printed", printed.len());
 }
 
+/// A reader that splits the stream into lines answers a value's every line:
+/// the replies too many are blamed on the command that got them, not on
+/// the next one.
+#[test]
+fn more_than_one_reply_to_a_command_is_found_before_the_next_is_sent() {
+    let (result, _) = run_against("line-reader", 6);
+    assert_passed(&result, "GET and SET with the wrong arguments");
+    let report = failure_of(&result, "stores and returns a 1 MB value");
+    assert_contains(
+        report,
+        &[
+            "problem:  your server sent more than one reply to SET (10486",
+            "before the next command was sent",
+            "extra:    -ERR unknown command",
+            "whole replies: error \"ERR unknown command",
+            "read a bulk string's declared number of bytes",
+        ],
+    );
+}
+
 #[test]
 fn a_program_that_exits_at_once_is_reported_with_its_output() {
     let (result, printed) = run_against("exit-at-once", 1);

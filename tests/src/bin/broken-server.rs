@@ -59,12 +59,19 @@ enum Mode {
     /// A std HashMap, with DEBUG HTSTATS 0 figures made up from the key
     /// count.
     MadeUpHtstats,
+    /// Reads RESP a line at a time, as `readline()` does: a bulk string is
+    /// the next line, whatever its declared length, so a value holding
+    /// `\n` answers once and then once more for each line of the value.
+    LineReader,
 }
 
 impl Mode {
     /// The modes that speak RESP with a key space.
     fn has_key_space(self) -> bool {
-        matches!(self, Mode::ForgetsExpiry | Mode::MadeUpHtstats)
+        matches!(
+            self,
+            Mode::ForgetsExpiry | Mode::MadeUpHtstats | Mode::LineReader
+        )
     }
 }
 
@@ -151,6 +158,9 @@ type Db = Arc<Mutex<HashMap<Vec<u8>, (Vec<u8>, bool)>>>;
 /// A RESP server with PING, ECHO, GET, SET, DBSIZE, and DEBUG HTSTATS 0
 /// in the mode that makes it up.
 fn serve_key_space(mut stream: TcpStream, db: &Db, mode: Mode) {
+    if mode == Mode::LineReader {
+        return serve_lines(stream, db, mode);
+    }
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
     loop {
@@ -165,6 +175,53 @@ fn serve_key_space(mut stream: TcpStream, db: &Db, mode: Mode) {
             replies.extend(execute(&args, db, mode));
         }
         if stream.write_all(&replies).is_err() {
+            return;
+        }
+    }
+}
+
+/// The line-based reader: `*N`, then for each argument a `$len` line and
+/// the line after it, taken as the argument whatever `len` says. A line
+/// that is not `*N` where a command should start is an unknown command.
+fn serve_lines(stream: TcpStream, db: &Db, mode: Mode) {
+    use std::io::BufRead;
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = std::io::BufReader::new(stream);
+    let mut next_line = move || {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    line.pop();
+                }
+                Some(line)
+            }
+        }
+    };
+    while let Some(line) = next_line() {
+        let count = line
+            .strip_prefix(b"*")
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok());
+        let reply = match count {
+            Some(count) => {
+                let mut args = Vec::new();
+                for _ in 0..count {
+                    let (Some(_length), Some(arg)) = (next_line(), next_line()) else {
+                        return;
+                    };
+                    args.push(arg);
+                }
+                execute(&args, db, mode)
+            }
+            None => error(&format!(
+                "unknown command '{}', with args beginning with: ",
+                String::from_utf8_lossy(&line[..line.len().min(20)])
+            )),
+        };
+        if writer.write_all(&reply).is_err() {
             return;
         }
     }
