@@ -294,6 +294,9 @@ pub struct CheckResult {
     /// The title as printed, with this run's random counts.
     pub title: String,
     pub outcome: Outcome,
+    /// For a check that passed: the lines of the server's output that name
+    /// a crash or a race, if it printed any.
+    pub trouble: Option<String>,
 }
 
 /// The runs of one stage's checks.
@@ -386,6 +389,7 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
                 check: check.title,
                 title: check.title.to_string(),
                 outcome: Outcome::NotRun(why),
+                trouble: None,
             });
             continue;
         }
@@ -395,7 +399,12 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
         } else {
             "✗"
         };
-        let _ = writeln!(out, "  {mark} {}", result.title);
+        let note = if result.trouble.is_some() {
+            "  (passed, but its output names a crash or a race: see below)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {mark} {}{note}", result.title);
         let _ = out.flush();
         results.push(result);
     }
@@ -412,7 +421,50 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
 /// said in one line, not printed again in full.
 fn print_reports(stage: &Stage, result: &StageResult, out: &mut dyn Write) {
     let mut printed: Vec<(usize, &str)> = Vec::new();
+    let mut troubles: Vec<(usize, &str)> = Vec::new();
     for (index, check) in result.checks.iter().enumerate() {
+        // The same trouble: the same first line (a race may be reported
+        // once per client, and the checks have different numbers of them).
+        let first_line = |trouble: &str| {
+            trouble
+                .lines()
+                .find(|line| !line.ends_with(" not shown)"))
+                .map(str::to_string)
+        };
+        let seen_before = |trouble: &str| {
+            troubles
+                .iter()
+                .find(|(_, earlier)| first_line(earlier) == first_line(trouble))
+                .map(|(first, _)| *first)
+        };
+        if let Some(first) = check.trouble.as_deref().and_then(seen_before) {
+            let _ = writeln!(
+                out,
+                "\n--- {} passed, with the same crash or race in its output as check {first}: {}",
+                stage.label(),
+                check.title
+            );
+        } else if let Some(trouble) = &check.trouble {
+            troubles.push((index + 1, trouble));
+            // A race or a crash in a thread can leave the replies right,
+            // this time.
+            let mut text = format!(
+                "\n--- {} passed, but your program's output names a crash or a race: {}\n",
+                stage.label(),
+                check.title
+            );
+            push_labeled(&mut text, "output", "the lines that name it:");
+            for line in trouble.lines() {
+                let _ = writeln!(text, "{:LABEL_WIDTH$}| {line}", "");
+            }
+            push_labeled(
+                &mut text,
+                "hint",
+                "The check saw the right bytes this time; the next run, or a real client, may \
+                 not. Find the cause before going on.",
+            );
+            let _ = write!(out, "{text}");
+        }
         let Some(report) = check.outcome.report() else {
             continue;
         };
@@ -455,6 +507,7 @@ pub fn run_check(
                     failure,
                     text,
                 }),
+                trouble: None,
             };
         }
     };
@@ -469,8 +522,12 @@ pub fn run_check(
         .title
         .take()
         .unwrap_or_else(|| check.title.to_string());
+    let mut trouble = None;
     let outcome = match result {
-        Ok(()) => Outcome::Passed,
+        Ok(()) => {
+            trouble = server.trouble_in_output();
+            Outcome::Passed
+        }
         Err(failure) => {
             // A crash shows up as a closed connection; give the output
             // threads a moment to catch the server's last words (a panic
@@ -488,6 +545,7 @@ pub fn run_check(
         check: check.title,
         title,
         outcome,
+        trouble,
     }
 }
 

@@ -257,6 +257,42 @@ fn more_than_one_reply_to_a_command_is_found_before_the_next_is_sent() {
     );
 }
 
+/// Go prints the cause of a crash at the top of a long dump: the report
+/// shows it, not only the dump's last lines.
+#[test]
+fn the_cause_of_a_crash_is_shown_above_the_last_lines() {
+    let (result, _) = run_against("go-crash", 2);
+    let report = failure_of(&result, "answers PING");
+    assert_contains(
+        report,
+        &[
+            "exited (exit code 2)",
+            "| fatal error: concurrent map iteration and map write (on purpose)",
+            "| goroutine 7 [running]:",
+            "lines not shown)",
+            "| \t/home/learner/server.go:144 +0x68",
+        ],
+    );
+}
+
+/// A race that leaves the replies right is still reported, once.
+#[test]
+fn a_race_warning_is_reported_even_when_the_checks_pass() {
+    let (result, printed) = run_against("warns-of-race", 2);
+    assert!(result.passed(), "the replies are right");
+    assert_contains(
+        &printed,
+        &[
+            "✓ answers PING (*1\\r\\n$4\\r\\nPING\\r\\n) with +PONG\\r\\n and nothing more  (passed, but its \
+             output names a crash or a race: see below)",
+            "--- stage 2 (answer-ping) passed, but your program's output names a crash or a race:",
+            "| WARNING: DATA RACE (on purpose)",
+            "with the same crash or race in its output as check 1",
+        ],
+    );
+    assert_eq!(printed.matches("| WARNING: DATA RACE").count(), 1);
+}
+
 #[test]
 fn a_program_that_exits_at_once_is_reported_with_its_output() {
     let (result, printed) = run_against("exit-at-once", 1);

@@ -51,6 +51,11 @@ enum Mode {
     PanicOnRead,
     /// Prints an error and exits before listening.
     ExitAtOnce,
+    /// Crashes on the first bytes it reads as a Go program does: the cause
+    /// first, then a hundred lines of goroutine dump.
+    GoCrash,
+    /// Answers PING right, and prints a race detector's warning.
+    WarnsOfRace,
     /// Ignores --port and listens on the next port up.
     WrongPort,
     /// GET and SET right, but SET takes its options (PX, NX, ...) and
@@ -126,6 +131,19 @@ fn serve(mut stream: TcpStream, mode: Mode) {
         match mode {
             Mode::Silent => continue,
             Mode::PanicOnRead => panic!("attempt to subtract with overflow (on purpose)"),
+            Mode::GoCrash => {
+                eprintln!("fatal error: concurrent map iteration and map write (on purpose)\n");
+                eprintln!("goroutine 7 [running]:\nmain.broadcast(0xc000010000)");
+                for frame in 0..105 {
+                    eprintln!("\t/home/learner/server.go:{} +0x{frame:x}", 40 + frame);
+                }
+                std::process::exit(2);
+            }
+            Mode::WarnsOfRace if replies == 0 => {
+                eprintln!("==================\nWARNING: DATA RACE (on purpose)");
+                eprintln!("Write at 0x00c000120000 by goroutine 8:\n  main.serve()");
+                eprintln!("==================");
+            }
             Mode::OneReplyPerRead => {
                 let _ = stream.write_all(b"+PONG\r\n");
                 continue;
