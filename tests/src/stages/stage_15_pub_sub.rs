@@ -589,6 +589,7 @@ fn a_subscriber_that_never_reads_is_cut_off(context: &mut Context) -> Result<(),
     const MESSAGE: usize = 1024 * 1024;
     const MOST: usize = 160;
     let body = context.rng.bytes(MESSAGE - 8);
+    let memory_before = context.server.memory_kib();
     let stuck = subscriber(context, &[&channel])?;
     let mut reader = subscriber(context, &[&channel])?;
     let mut publisher = context.connect()?;
@@ -603,11 +604,23 @@ fn a_subscriber_that_never_reads_is_cut_off(context: &mut Context) -> Result<(),
     let mut counted_one = 0;
     while counted_one < 2 {
         if published == MOST {
-            return Err(Failure::new(format!(
+            let mut failure = Failure::new(format!(
                 "{MOST} MiB were published to a subscriber that never reads, and it was still \
                  subscribed (PUBLISH still counted 2)"
-            ))
-            .hint(
+            ));
+            if let (Some((before, _)), Some((after, _))) =
+                (memory_before, context.server.memory_kib())
+            {
+                failure = failure.detail(
+                    "memory",
+                    format!(
+                        "the server's resident memory grew from {} MiB to {} MiB",
+                        before / 1024,
+                        after / 1024
+                    ),
+                );
+            }
+            return Err(failure.hint(
                 "A subscriber that does not read must not make the server hold what is \
                  published to it without end: cap the bytes waiting for it (Redis: 32 MB, or 8 \
                  MB for 60 seconds), and past the cap disconnect it, log it, and remove it from \
