@@ -104,28 +104,66 @@ impl Failure {
         self
     }
 
-    /// The report without the server's output: problem, details, hints.
+    /// The report without the server's output: problem, details, hints,
+    /// each block cut at [`BLOCK_CAP`] bytes.
     pub fn render(&self) -> String {
+        self.render_blocks(Some(BLOCK_CAP))
+    }
+
+    /// The report with every block whole, however long (for the file a long
+    /// report is saved in).
+    pub fn render_uncut(&self) -> String {
+        self.render_blocks(None)
+    }
+
+    fn render_blocks(&self, cap: Option<usize>) -> String {
+        let cut = |text: &str| cut_block(text, cap);
         let mut out = String::new();
-        push_labeled(&mut out, "problem", &self.problem);
+        push_labeled(&mut out, "problem", &cut(&self.problem));
         for detail in &self.details {
             match detail {
-                Detail::Labeled(label, text) => push_labeled(&mut out, label, text),
+                Detail::Labeled(label, text) => push_labeled(&mut out, label, &cut(text)),
                 Detail::Block(text) => {
-                    for line in text.lines() {
+                    for line in cut(text).lines() {
                         let _ = writeln!(out, "{line}");
                     }
                 }
             }
         }
         for hint in &self.hints {
-            push_labeled(&mut out, "hint", hint);
+            push_labeled(&mut out, "hint", &cut(hint));
         }
         if let Some(tail) = &self.output {
-            push_output(&mut out, tail);
+            push_output(&mut out, &cut(tail));
         }
         out
     }
+}
+
+/// The most of one block of a report (what was sent, expected, received,
+/// the server's output) that is shown: a 1 MB value, escaped, would fill
+/// thousands of lines and hide the rest of the report. The whole report
+/// goes to a file when a block is cut.
+pub const BLOCK_CAP: usize = 2_000;
+
+/// `text`, or its first `cap` bytes (at a line break when there is one near
+/// the end) and how long it was.
+fn cut_block(text: &str, cap: Option<usize>) -> String {
+    let Some(cap) = cap.filter(|cap| text.len() > *cap) else {
+        return text.to_string();
+    };
+    let mut end = cap;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    if let Some(line_end) = text[..end].rfind('\n').filter(|at| *at > cap / 2) {
+        end = line_end;
+    }
+    format!(
+        "{}... (cut here: {} bytes in all)",
+        &text[..end],
+        text.len()
+    )
 }
 
 fn push_output(text: &mut String, tail: &str) {
@@ -216,23 +254,52 @@ impl Stage {
     }
 }
 
-/// The outcome of one check.
-pub struct CheckResult {
-    /// The check's fixed title, as in [`Check::title`].
-    pub check: &'static str,
-    /// The title as printed, with this run's random counts.
-    pub title: String,
-    pub failure: Option<FailureReport>,
+/// What became of a check: it passed, it failed (with the report), or it
+/// was not run. `just progress` says the same of a whole stage.
+pub enum Outcome {
+    Passed,
+    Failed(FailureReport),
+    /// Not run, and why: "the server did not start", "an earlier check
+    /// failed".
+    NotRun(&'static str),
+}
+
+impl Outcome {
+    pub fn passed(&self) -> bool {
+        matches!(self, Outcome::Passed)
+    }
+
+    /// The failure's report, if it failed.
+    pub fn report(&self) -> Option<&FailureReport> {
+        match self {
+            Outcome::Failed(report) => Some(report),
+            Outcome::Passed | Outcome::NotRun(_) => None,
+        }
+    }
 }
 
 /// A failure with everything the report needs around it.
 pub struct FailureReport {
+    /// The title of the check that failed, as printed.
+    pub title: String,
     pub failure: Failure,
     /// The whole report, as printed.
     pub text: String,
 }
 
-/// The outcome of one stage's checks.
+/// One check's run.
+pub struct CheckResult {
+    /// The check's fixed title, as in [`Check::title`].
+    pub check: &'static str,
+    /// The title as printed, with this run's random counts.
+    pub title: String,
+    pub outcome: Outcome,
+    /// For a check that passed: the lines of the server's output that name
+    /// a crash or a race, if it printed any.
+    pub trouble: Option<String>,
+}
+
+/// The runs of one stage's checks.
 pub struct StageResult {
     pub stage: u8,
     pub checks: Vec<CheckResult>,
@@ -240,13 +307,32 @@ pub struct StageResult {
 
 impl StageResult {
     pub fn passed(&self) -> bool {
-        self.checks.iter().all(|check| check.failure.is_none())
+        self.checks.iter().all(|check| check.outcome.passed())
     }
 
-    pub fn failures(&self) -> impl Iterator<Item = (&str, &FailureReport)> {
+    /// The checks that failed, with their reports.
+    pub fn failures(&self) -> impl Iterator<Item = (&CheckResult, &FailureReport)> {
         self.checks
             .iter()
-            .filter_map(|check| check.failure.as_ref().map(|f| (check.title.as_str(), f)))
+            .filter_map(|check| check.outcome.report().map(|report| (check, report)))
+    }
+
+    /// How many checks were not run.
+    pub fn not_run(&self) -> usize {
+        self.checks
+            .iter()
+            .filter(|check| matches!(check.outcome, Outcome::NotRun(_)))
+            .count()
+    }
+
+    /// The stage's outcome as a whole: passed, or that of its first check
+    /// that did not pass.
+    pub fn outcome(self) -> Outcome {
+        self.checks
+            .into_iter()
+            .map(|check| check.outcome)
+            .find(|outcome| !outcome.passed())
+            .unwrap_or(Outcome::Passed)
     }
 }
 
@@ -284,12 +370,12 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
     for (index, check) in stage.checks.iter().enumerate() {
         let did_not_start = results.iter().any(|result| {
             result
-                .failure
-                .as_ref()
+                .outcome
+                .report()
                 .is_some_and(|report| report.failure.did_not_start)
         });
         let stopped =
-            settings.stop_at_first_failure && results.iter().any(|result| result.failure.is_some());
+            settings.stop_at_first_failure && results.iter().any(|result| !result.outcome.passed());
         if did_not_start || stopped {
             // It would not start for the next check either: say so instead
             // of waiting for it again.
@@ -302,20 +388,23 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
             results.push(CheckResult {
                 check: check.title,
                 title: check.title.to_string(),
-                failure: Some(FailureReport {
-                    failure: Failure::new(format!("not run: {why}")),
-                    text: String::new(),
-                }),
+                outcome: Outcome::NotRun(why),
+                trouble: None,
             });
             continue;
         }
         let result = run_check(stage, index, check, settings);
-        let mark = if result.failure.is_none() {
+        let mark = if result.outcome.passed() {
             "✓"
         } else {
             "✗"
         };
-        let _ = writeln!(out, "  {mark} {}", result.title);
+        let note = if result.trouble.is_some() {
+            "  (passed, but its output names a crash or a race: see below)"
+        } else {
+            ""
+        };
+        let _ = writeln!(out, "  {mark} {}{note}", result.title);
         let _ = out.flush();
         results.push(result);
     }
@@ -323,12 +412,78 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
         stage: stage.number,
         checks: results,
     };
-    for (_, report) in result.failures() {
-        if !report.text.is_empty() {
-            let _ = writeln!(out, "\n{}", report.text);
+    print_reports(stage, &result, out);
+    result
+}
+
+/// Prints each failure's report; a failure whose problem is the same as an
+/// earlier check's (a missing command fails every check that needs it) is
+/// said in one line, not printed again in full.
+fn print_reports(stage: &Stage, result: &StageResult, out: &mut dyn Write) {
+    let mut printed: Vec<(usize, &str)> = Vec::new();
+    let mut troubles: Vec<(usize, &str)> = Vec::new();
+    for (index, check) in result.checks.iter().enumerate() {
+        // The same trouble: the same first line (a race may be reported
+        // once per client, and the checks have different numbers of them).
+        let first_line = |trouble: &str| {
+            trouble
+                .lines()
+                .find(|line| !line.ends_with(" not shown)"))
+                .map(str::to_string)
+        };
+        let seen_before = |trouble: &str| {
+            troubles
+                .iter()
+                .find(|(_, earlier)| first_line(earlier) == first_line(trouble))
+                .map(|(first, _)| *first)
+        };
+        if let Some(first) = check.trouble.as_deref().and_then(seen_before) {
+            let _ = writeln!(
+                out,
+                "\n--- {} passed, with the same crash or race in its output as check {first}: {}",
+                stage.label(),
+                check.title
+            );
+        } else if let Some(trouble) = &check.trouble {
+            troubles.push((index + 1, trouble));
+            // A race or a crash in a thread can leave the replies right,
+            // this time.
+            let mut text = format!(
+                "\n--- {} passed, but your program's output names a crash or a race: {}\n",
+                stage.label(),
+                check.title
+            );
+            push_labeled(&mut text, "output", "the lines that name it:");
+            for line in trouble.lines() {
+                let _ = writeln!(text, "{:LABEL_WIDTH$}| {line}", "");
+            }
+            push_labeled(
+                &mut text,
+                "hint",
+                "The check saw the right bytes this time; the next run, or a real client, may \
+                 not. Find the cause before going on.",
+            );
+            let _ = write!(out, "{text}");
+        }
+        let Some(report) = check.outcome.report() else {
+            continue;
+        };
+        let problem = report.failure.problem.as_str();
+        match printed.iter().find(|(_, earlier)| *earlier == problem) {
+            Some((first, _)) => {
+                let _ = writeln!(
+                    out,
+                    "\n--- {} failed: {}: the same problem as check {first}, above",
+                    stage.label(),
+                    report.title
+                );
+            }
+            None => {
+                printed.push((index + 1, problem));
+                let _ = writeln!(out, "\n{}", report.text);
+            }
         }
     }
-    result
 }
 
 /// Starts a server, runs one check against it, and stops the server.
@@ -346,8 +501,13 @@ pub fn run_check(
             let text = report(stage, &title, &failure, None, settings);
             return CheckResult {
                 check: check.title,
-                title,
-                failure: Some(FailureReport { failure, text }),
+                title: title.clone(),
+                outcome: Outcome::Failed(FailureReport {
+                    title,
+                    failure,
+                    text,
+                }),
+                trouble: None,
             };
         }
     };
@@ -357,22 +517,35 @@ pub fn run_check(
         title: None,
         clients: 0,
     };
-    let outcome = (check.run)(&mut context);
+    let result = (check.run)(&mut context);
     let title = context
         .title
         .take()
         .unwrap_or_else(|| check.title.to_string());
-    let failure = outcome.err().map(|failure| {
-        // A crash shows up as a closed connection; give the output threads a
-        // moment to catch the server's last words (a panic message).
-        std::thread::sleep(Duration::from_millis(50));
-        let text = report(stage, &title, &failure, Some(&mut server), settings);
-        FailureReport { failure, text }
-    });
+    let mut trouble = None;
+    let outcome = match result {
+        Ok(()) => {
+            trouble = server.trouble_in_output();
+            Outcome::Passed
+        }
+        Err(failure) => {
+            // A crash shows up as a closed connection; give the output
+            // threads a moment to catch the server's last words (a panic
+            // message).
+            std::thread::sleep(Duration::from_millis(50));
+            let text = report(stage, &title, &failure, Some(&mut server), settings);
+            Outcome::Failed(FailureReport {
+                title: title.clone(),
+                failure,
+                text,
+            })
+        }
+    };
     CheckResult {
         check: check.title,
         title,
-        failure,
+        outcome,
+        trouble,
     }
 }
 
@@ -383,24 +556,101 @@ fn report(
     server: Option<&mut Server>,
     settings: &RunSettings,
 ) -> String {
-    let mut text = format!("--- {} failed: {title}\n", stage.label());
+    let heading = format!("--- {} failed: {title}\n", stage.label());
+    let mut text = heading.clone();
     text.push_str(&failure.render());
+    let mut server_lines = String::new();
     if let Some(server) = server {
         let state = match server.exit_status() {
             Some(status) => format!("exited ({})", describe_status(status)),
             None => "still running".to_string(),
         };
         push_labeled(
-            &mut text,
+            &mut server_lines,
             "server",
             &format!("`{}`, {state}", server.command_line),
         );
-        push_output(&mut text, &server.output_tail(20));
+        push_output(&mut server_lines, &server.output_tail(20));
     }
+    let uncut = failure.render_uncut();
+    if uncut != failure.render() {
+        // A block was cut: the whole report goes to a file, for an editor.
+        let path = std::env::temp_dir().join(format!(
+            "course-report-stage-{}-seed-{}-{}.txt",
+            stage.number,
+            settings.seed,
+            title
+                .split(|c: char| !c.is_ascii_alphanumeric())
+                .filter(|word| !word.is_empty())
+                .take(6)
+                .collect::<Vec<_>>()
+                .join("-")
+        ));
+        let whole = format!("{heading}{uncut}{server_lines}");
+        let said = match std::fs::write(&path, whole) {
+            Ok(()) => format!(
+                "the report above is cut; all of it is in {}",
+                path.display()
+            ),
+            Err(error) => format!(
+                "(could not save the whole report in {}: {error})",
+                path.display()
+            ),
+        };
+        push_labeled(&mut text, "whole", &said);
+    }
+    text.push_str(&server_lines);
     push_labeled(
         &mut text,
         "rerun",
         &format!("{SEED_VARIABLE}={} {}", settings.seed, settings.rerun),
     );
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_block_is_cut_and_the_whole_report_saved_in_a_file() {
+        let value = "x".repeat(1_000_000);
+        let failure = Failure::new("no reply")
+            .detail("expected", value.clone())
+            .hint("a short hint");
+        let shown = failure.render();
+        assert!(shown.len() < 3 * BLOCK_CAP, "{} bytes shown", shown.len());
+        assert!(
+            shown.contains("(cut here: 1000000 bytes in all)"),
+            "{shown}"
+        );
+        assert!(shown.contains("hint:     a short hint"), "{shown}");
+        assert!(failure.render_uncut().len() > value.len());
+
+        static STAGE: Stage = Stage {
+            number: 99,
+            name: "cut-reports",
+            summary: "a stage for this test",
+            builds_on: &[],
+            base: 0,
+            checks: &[],
+        };
+        let settings = RunSettings::new(ServerSpec::Command("true".into()), 7, "rerun me");
+        let text = report(
+            &STAGE,
+            "a check: with a 1 MB value",
+            &failure,
+            None,
+            &settings,
+        );
+        assert!(text.contains("whole:    the report above is cut"), "{text}");
+        let path = text
+            .split_whitespace()
+            .find(|word| word.contains("course-report-stage-99"))
+            .unwrap_or_else(|| panic!("no file named:\n{text}"));
+        assert!(path.ends_with("seed-7-a-check-with-a-1-MB.txt"), "{path}");
+        let saved = std::fs::read_to_string(path).unwrap();
+        assert!(saved.contains(&value), "the file holds the whole block");
+        let _ = std::fs::remove_file(path);
+    }
 }

@@ -7,7 +7,7 @@ use std::net::{SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 use crate::check::Failure;
-use crate::escape::{caret_diff, escape, escape_shortened};
+use crate::escape::{caret_diff, escape_shortened};
 use crate::frame::{Frame, Parsed};
 use crate::resp::{self, Reply};
 
@@ -29,7 +29,11 @@ pub struct Client {
     sent: Vec<u8>,
     /// How it was sent: "in one write", "in 14 writes".
     writes: usize,
+    /// A reply to what was sent has been matched.
     answered: bool,
+    /// The protocol of that reply has one reply per request: bytes still
+    /// here when the next request goes are a reply too many.
+    one_reply_per_request: bool,
 }
 
 /// Why no whole reply could be taken off the buffer.
@@ -78,12 +82,16 @@ impl Client {
             sent: Vec::new(),
             writes: 0,
             answered: false,
+            one_reply_per_request: false,
         })
     }
 
     /// Sends `bytes` in one write.
     pub fn send(&mut self, bytes: &[u8]) -> Result<(), Failure> {
         if self.answered {
+            if self.one_reply_per_request {
+                self.expect_no_more_replies()?;
+            }
             self.sent.clear();
             self.writes = 0;
             self.answered = false;
@@ -159,7 +167,7 @@ impl Client {
             })?;
         let got_bytes = self.received[..length].to_vec();
         if reply == *expected && got_bytes == expected_bytes {
-            self.take(length);
+            self.take::<F>(length);
             return Ok(());
         }
         if reply == *expected {
@@ -223,9 +231,48 @@ impl Client {
     }
 
     /// Takes a matched reply off the buffer.
-    fn take(&mut self, length: usize) {
+    fn take<F: Frame>(&mut self, length: usize) {
         self.received.drain(..length);
         self.answered = true;
+        self.one_reply_per_request = F::ONE_REPLY_PER_REQUEST;
+    }
+
+    /// Before the next request: the bytes that arrived after the last reply
+    /// (without waiting for more) must be none, or they would be taken for
+    /// the next request's reply and blamed on it.
+    fn expect_no_more_replies(&mut self) -> Result<(), Failure> {
+        if self.received.is_empty() && self.stream.set_nonblocking(true).is_ok() {
+            let mut chunk = [0u8; 64 * 1024];
+            while self.received.len() < MAX_RECEIVED {
+                match self.stream.read(&mut chunk) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => self.received.extend_from_slice(&chunk[..n]),
+                }
+            }
+            let _ = self.stream.set_nonblocking(false);
+        }
+        if self.received.is_empty() {
+            return Ok(());
+        }
+        Err(self
+            .failure_with_sent(format!(
+                "your server sent more than one reply to {}: these bytes came after its reply, \
+                 before the next command was sent",
+                self.sent_summary()
+            ))
+            .detail(
+                "extra",
+                format!(
+                    "{}{}",
+                    escape_shortened(&self.received, 60),
+                    describe_replies(&self.received)
+                ),
+            )
+            .hint(
+                "One command, one reply. A reader that splits the stream into lines takes each \
+                 line of a value that holds \\n for a command of its own: read a bulk string's \
+                 declared number of bytes, whatever they hold.",
+            ))
     }
 
     /// The failure for a reply that never arrived whole: broken, diverging,
@@ -239,7 +286,7 @@ impl Client {
         expected_bytes: Option<&[u8]>,
     ) -> Failure {
         // What arrived, set against what was due when that is known.
-        let shown = |failure: Failure| match expected_bytes {
+        let with_received = |failure: Failure| match expected_bytes {
             Some(bytes) => {
                 let end = self.received.len().min(bytes.len() + 40);
                 failure.block(caret_diff(bytes, &self.received[..end]))
@@ -247,18 +294,18 @@ impl Client {
             None => failure.detail("got", escape_shortened(&self.received, 60)),
         };
         let expected_line = match expected_bytes {
-            Some(bytes) => format!("{wanted} ({})", escape(bytes)),
+            Some(bytes) => format!("{wanted} ({})", escape_shortened(bytes, 60)),
             None => wanted.to_string(),
         };
         match missing {
-            Missing::Invalid(reason) => shown(
+            Missing::Invalid(reason) => with_received(
                 self.failure_with_sent(format!(
                     "{which}the reply is not valid {}: {reason}",
                     F::PROTOCOL
                 ))
                 .detail("wanted", wanted.to_string()),
             ),
-            Missing::Diverged => shown(self.failure_with_sent(format!(
+            Missing::Diverged => with_received(self.failure_with_sent(format!(
                 "{which}wrong reply: expected {wanted}, and these bytes differ"
             ))),
             Missing::TimedOut if self.received.is_empty() && self.sent.is_empty() => self
@@ -284,7 +331,7 @@ impl Client {
                     "Did your server read the whole command, and write its reply to this \
                      connection? If it buffers its writes, does it flush them?",
                 ),
-            Missing::TimedOut => shown(self.failure_with_sent(format!(
+            Missing::TimedOut => with_received(self.failure_with_sent(format!(
                 "{which}incomplete reply: {} s after sending, these bytes had arrived and no more",
                 REPLY_TIMEOUT.as_secs()
             )))
@@ -296,7 +343,7 @@ impl Client {
                     ))
                     .detail("expected", expected_line)
                 } else {
-                    shown(self.failure_with_sent(format!(
+                    with_received(self.failure_with_sent(format!(
                         "{which}the connection was {how} in the middle of a reply"
                     )))
                 };
@@ -318,7 +365,7 @@ impl Client {
     /// Expects a reply that `accepts` takes (for replies whose exact bytes
     /// are the server's own business, such as `COMMAND DOCS`), described in
     /// words by `wanted`.
-    pub fn expect_such<F: Frame>(
+    pub fn expect_matching<F: Frame>(
         &mut self,
         wanted: &str,
         accepts: fn(&F) -> bool,
@@ -331,7 +378,7 @@ impl Client {
                 .failure_with_sent(format!("expected {wanted}, got {}", reply.describe()))
                 .detail("got", escape_shortened(&self.received[..length], 60)));
         }
-        self.take(length);
+        self.take::<F>(length);
         Ok(reply)
     }
 
@@ -339,7 +386,7 @@ impl Client {
     /// answers in the order of the server's own hash table).
     pub fn expect_unordered(&mut self, expected: &[Reply]) -> Result<(), Failure> {
         let reply =
-            self.expect_such("an array", |reply: &Reply| matches!(reply, Reply::Array(_)))?;
+            self.expect_matching("an array", |reply: &Reply| matches!(reply, Reply::Array(_)))?;
         let Reply::Array(mut got) = reply else {
             return Ok(());
         };
@@ -356,14 +403,14 @@ impl Client {
             return Ok(());
         }
         let list = |items: Vec<String>| {
-            let shown: Vec<String> = items.iter().take(5).cloned().collect();
+            let first_five: Vec<String> = items.iter().take(5).cloned().collect();
             let more = items.len().saturating_sub(5);
             if more > 0 {
-                format!("{} (and {more} more)", shown.join(", "))
-            } else if shown.is_empty() {
+                format!("{} (and {more} more)", first_five.join(", "))
+            } else if first_five.is_empty() {
                 "none".to_string()
             } else {
-                shown.join(", ")
+                first_five.join(", ")
             }
         };
         Err(self
@@ -380,7 +427,7 @@ impl Client {
     /// Expects an integer reply from `low` to `high`, for values that
     /// depend on the clock (TTL).
     pub fn expect_integer_between(&mut self, low: i64, high: i64) -> Result<i64, Failure> {
-        let reply = self.expect_such("an integer", |reply: &Reply| {
+        let reply = self.expect_matching("an integer", |reply: &Reply| {
             matches!(reply, Reply::Integer(_))
         })?;
         match reply {
@@ -495,11 +542,17 @@ impl Client {
         }
     }
 
-    /// "PING" or "70 bytes" for a one-line problem statement.
+    /// "PING", "ECHO (1048602 bytes)" or "70 bytes" for a one-line problem
+    /// statement.
     fn sent_summary(&self) -> String {
         match resp::describe_commands(&self.sent) {
             Some(commands) if commands.len() <= 60 => commands,
-            _ => format!("{} bytes", self.sent.len()),
+            _ => match resp::command_names(&self.sent) {
+                Some(names) if names.len() <= 60 => {
+                    format!("{names} ({} bytes)", self.sent.len())
+                }
+                _ => format!("{} bytes", self.sent.len()),
+            },
         }
     }
 

@@ -19,6 +19,10 @@ pub enum Parsed<T> {
 pub trait Frame: Sized + PartialEq {
     /// The protocol's name, for reports: "RESP".
     const PROTOCOL: &'static str;
+    /// True when a server speaks only to answer, one reply per request, so
+    /// that bytes after a reply, before the next request, are a reply too
+    /// many; false for the chat, where lines come unasked.
+    const ONE_REPLY_PER_REQUEST: bool = true;
     /// Reads one reply from the front of `buffer`.
     fn parse(buffer: &[u8]) -> Parsed<Self>;
     /// The exact bytes of this reply.

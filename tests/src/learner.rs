@@ -18,7 +18,7 @@ use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::check::Stage;
-use crate::server::{SERVER_VARIABLE, ServerSpec};
+use crate::server::{SERVER_VARIABLE, ServerSpec, shell_quote};
 
 /// Names another folder for `my-server/` and `.course/` (the harness's own
 /// tests use a temporary one).
@@ -63,8 +63,11 @@ impl Registration {
     pub fn for_project() -> Registration {
         Registration {
             run: format!("{PROJECT_FOLDER}/target/debug/{PROJECT_FOLDER}"),
+            // `--target-dir`: the program is where `run` says even when the
+            // learner's shell sets CARGO_TARGET_DIR for every project.
             build: Some(format!(
-                "cargo build --quiet --manifest-path {PROJECT_FOLDER}/Cargo.toml"
+                "cargo build --quiet --manifest-path {PROJECT_FOLDER}/Cargo.toml \
+                 --target-dir {PROJECT_FOLDER}/target"
             )),
             watch: vec![
                 format!("{PROJECT_FOLDER}/src"),
@@ -121,7 +124,7 @@ impl Registration {
         };
         Registration::parse(&text)
             .map(Some)
-            .map_err(|problem| format!("{}: {problem}", shown(&path, learner_dir)))
+            .map_err(|problem| format!("{}: {problem}", display_relative(&path, learner_dir)))
     }
 
     fn parse(text: &str) -> Result<Registration, String> {
@@ -214,12 +217,6 @@ impl Registration {
     }
 }
 
-/// `text` quoted for a shell, as one word, always in single quotes (so
-/// that a rerun command reads the same whatever the program's name).
-pub fn shell_quote(text: &str) -> String {
-    format!("'{}'", text.replace('\'', "'\\''"))
-}
-
 /// `~/x` as `$HOME/x`, as a shell would read it.
 fn expand_home(word: &str) -> String {
     match (word.strip_prefix("~/"), std::env::var("HOME")) {
@@ -230,13 +227,14 @@ fn expand_home(word: &str) -> String {
 
 /// Which program a run tests, and why that one.
 #[derive(Clone, Debug)]
-pub struct Chosen {
+pub struct ProgramUnderTest {
     pub spec: ServerSpec,
     pub origin: Origin,
     /// The registered build command, run once before the checks.
     pub build: Option<String>,
 }
 
+/// Where the program under test came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Origin {
     /// Given on the command line (`just test-stage 3 "python3 s.py"`).
@@ -252,16 +250,19 @@ pub enum Origin {
 /// Picks the program to test: the one given, else `$COURSE_SERVER`, else the
 /// registered one, else the reference stage. `given` may be the word
 /// `reference` to skip the others.
-pub fn choose_server(given: Option<&str>, reference: ServerSpec) -> Result<Chosen, String> {
-    let chosen = |spec, origin| Chosen {
+pub fn choose_program(
+    given: Option<&str>,
+    reference: ServerSpec,
+) -> Result<ProgramUnderTest, String> {
+    let without_build = |spec, origin| ProgramUnderTest {
         spec,
         origin,
         build: None,
     };
     match given.map(str::trim).filter(|given| !given.is_empty()) {
-        Some(REFERENCE_KEYWORD) => return Ok(chosen(reference, Origin::Reference)),
+        Some(REFERENCE_KEYWORD) => return Ok(without_build(reference, Origin::Reference)),
         Some(command) => {
-            return Ok(chosen(
+            return Ok(without_build(
                 ServerSpec::Command(command.to_string()),
                 Origin::Given,
             ));
@@ -271,19 +272,22 @@ pub fn choose_server(given: Option<&str>, reference: ServerSpec) -> Result<Chose
     if let Ok(command) = std::env::var(SERVER_VARIABLE)
         && !command.trim().is_empty()
     {
-        return Ok(chosen(ServerSpec::Command(command), Origin::Environment));
+        return Ok(without_build(
+            ServerSpec::Command(command),
+            Origin::Environment,
+        ));
     }
     match Registration::load(&learner_dir())? {
-        Some(registration) => Ok(Chosen {
+        Some(registration) => Ok(ProgramUnderTest {
             spec: ServerSpec::Command(registration.run),
             origin: Origin::Registered,
             build: registration.build,
         }),
-        None => Ok(chosen(reference, Origin::Reference)),
+        None => Ok(without_build(reference, Origin::Reference)),
     }
 }
 
-impl Chosen {
+impl ProgramUnderTest {
     /// What the run tests, in one line: "your program `...` (registered in
     /// .course/server)".
     pub fn describe(&self) -> String {
@@ -412,8 +416,8 @@ impl Progress {
 
 /// Records a learner's pass, or says why it could not (the run itself
 /// stands either way).
-pub fn record_pass(chosen: &Chosen, stage: &Stage) {
-    if chosen.is_learners()
+pub fn record_pass(program: &ProgramUnderTest, stage: &Stage) {
+    if program.is_learners()
         && let Err(problem) = Progress::record(&learner_dir(), stage.number)
     {
         eprintln!("(could not record the pass: {problem})");
@@ -430,7 +434,7 @@ pub fn write_file(path: &Path, text: &str) -> Result<(), String> {
 }
 
 /// `path` relative to `base` when it is inside it.
-pub fn shown(path: &Path, base: &Path) -> String {
+pub fn display_relative(path: &Path, base: &Path) -> String {
     path.strip_prefix(base)
         .map(|relative| relative.display().to_string())
         .unwrap_or_else(|_| path.display().to_string())

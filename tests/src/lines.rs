@@ -23,6 +23,7 @@ impl Line {
 
 impl Frame for Line {
     const PROTOCOL: &'static str = "line";
+    const ONE_REPLY_PER_REQUEST: bool = false;
 
     fn parse(buffer: &[u8]) -> Parsed<Line> {
         match buffer.iter().position(|&byte| byte == b'\n') {

@@ -13,33 +13,20 @@
 use std::collections::BTreeSet;
 use std::io::Write;
 
-use crate::check::{RunSettings, Stage, run_stage};
-use crate::learner::{Chosen, Progress, learner_dir};
+use crate::check::{Outcome, RunSettings, Stage, run_stage};
+use crate::learner::{ProgramUnderTest, Progress, learner_dir};
 use crate::stages;
-
-/// What happened to one stage in this run.
-#[derive(Clone, Debug)]
-enum Outcome {
-    Passed,
-    /// The first failing check's title and its one-line problem.
-    Failed {
-        check: String,
-        problem: String,
-    },
-    NotRun,
-}
 
 /// Runs the stages and prints the report; returns the stage to work on
 /// next, if any.
-pub fn report(chosen: &Chosen, seed: u64, out: &mut dyn Write) -> Option<u8> {
+pub fn report(program: &ProgramUnderTest, seed: u64, out: &mut dyn Write) -> Option<u8> {
     let dir = learner_dir();
     let record = Progress::load(&dir);
     let all = stages::all();
-    let mut outcomes: Vec<(&Stage, Outcome)> = Vec::new();
     let mut passed_now = BTreeSet::new();
     let mut failed_now: Vec<u8> = Vec::new();
 
-    let _ = writeln!(out, "Progress of {} (seed {seed})\n", chosen.describe());
+    let _ = writeln!(out, "Progress of {} (seed {seed})\n", program.describe());
     for stage in all {
         // After a failure, go on only if every failed stage had passed
         // before (the program may have moved on to a later protocol), and
@@ -52,39 +39,26 @@ pub fn report(chosen: &Chosen, seed: u64, out: &mut dyn Write) -> Option<u8> {
             .iter()
             .any(|earlier| !passed_now.contains(earlier));
         if !failed_now.is_empty() && (!moved_on_maybe || needs_missing) {
-            outcomes.push((stage, Outcome::NotRun));
-            print_line(out, stage, &Outcome::NotRun, &record);
+            let outcome = Outcome::NotRun("an earlier stage failed");
+            print_line(out, stage, &outcome, &record);
             continue;
         }
         let mut settings = RunSettings::new(
-            chosen.spec.clone(),
+            program.spec.clone(),
             seed,
             format!("just test-stage {}", stage.number),
         );
         settings.stop_at_first_failure = true;
-        let result = run_stage(stage, &settings, &mut std::io::sink());
-        let outcome = match result.checks.iter().find(|check| check.failure.is_some()) {
-            None => {
-                passed_now.insert(stage.number);
-                crate::learner::record_pass(chosen, stage);
-                Outcome::Passed
-            }
-            Some(check) => {
-                failed_now.push(stage.number);
-                Outcome::Failed {
-                    check: check.title.clone(),
-                    problem: check
-                        .failure
-                        .as_ref()
-                        .map(|report| report.failure.problem.clone())
-                        .unwrap_or_default(),
-                }
-            }
-        };
+        let outcome = run_stage(stage, &settings, &mut std::io::sink()).outcome();
+        if outcome.passed() {
+            passed_now.insert(stage.number);
+            crate::learner::record_pass(program, stage);
+        } else {
+            failed_now.push(stage.number);
+        }
         // A stage that passed before and fails now is left behind if a
         // later stage passes: that is known only at the end, and said there.
         print_line(out, stage, &outcome, &record);
-        outcomes.push((stage, outcome));
     }
 
     let last_passed = passed_now.iter().max().copied();
@@ -129,24 +103,25 @@ pub fn report(chosen: &Chosen, seed: u64, out: &mut dyn Write) -> Option<u8> {
 fn print_line(out: &mut dyn Write, stage: &Stage, outcome: &Outcome, record: &Progress) {
     let mark = match outcome {
         Outcome::Passed => "✓",
-        Outcome::Failed { .. } => "✗",
-        Outcome::NotRun => "·",
+        Outcome::Failed(_) => "✗",
+        Outcome::NotRun(_) => "·",
     };
     let title = format!("stage {}  {}", stage.number, stage.summary);
     let _ = match outcome {
         Outcome::Passed => writeln!(out, "  {mark} {title}"),
-        Outcome::NotRun => match record.passed_on(stage.number) {
+        Outcome::NotRun(_) => match record.passed_on(stage.number) {
             Some(when) => writeln!(out, "  {mark} {title}  (passed {when}; not run now)"),
             None => writeln!(out, "  {mark} {title}  (not run yet)"),
         },
-        Outcome::Failed { check, problem } => {
+        Outcome::Failed(report) => {
             let before = match record.passed_on(stage.number) {
                 Some(when) => format!(" (it passed {when})"),
                 None => String::new(),
             };
             writeln!(
                 out,
-                "  {mark} {title}{before}\n      failed: {check}\n      because: {problem}"
+                "  {mark} {title}{before}\n      failed: {}\n      because: {}",
+                report.title, report.failure.problem
             )
         }
     };

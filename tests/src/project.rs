@@ -185,10 +185,16 @@ fn copy_reference(from: &Stage, project: &Path) -> Result<(), String> {
         "My own server for the course, started from the reference stage {}.",
         from.number
     );
-    write_file(
-        &manifest_path,
-        &standalone_manifest(&manifest, Some(&description))?,
-    )?;
+    let mut standalone = standalone_manifest(&manifest, Some(&description))?;
+    if project.join("src").join("lib.rs").is_file() && !manifest.contains("[lib]") {
+        // The package becomes `my-server`; its library keeps the crate name
+        // the reference's code uses (`use stage_12_chat_broadcast::...`).
+        standalone.push_str(&format!(
+            "\n[lib]\nname = \"{}\"\n",
+            from.package().replace('-', "_")
+        ));
+    }
+    write_file(&manifest_path, &standalone)?;
     finish_project(project)
 }
 

@@ -354,6 +354,28 @@ pub fn describe_commands(bytes: &[u8]) -> Option<String> {
     Some(count_runs(commands).join("; "))
 }
 
+/// The names of the commands in `bytes` (whole arrays of bulk strings):
+/// `SET` for a SET with a 1 MB value, `PING (x3)`.
+pub fn command_names(bytes: &[u8]) -> Option<String> {
+    let mut names = Vec::new();
+    let mut rest = bytes;
+    while !rest.is_empty() {
+        let Parsed::Complete {
+            value: Reply::Array(args),
+            length,
+        } = parse(rest)
+        else {
+            return None;
+        };
+        match args.first() {
+            Some(Reply::Bulk(name)) => names.push(cli_quote(name)),
+            _ => return None,
+        }
+        rest = &rest[length..];
+    }
+    (!names.is_empty()).then(|| count_runs(names).join(", "))
+}
+
 /// Runs of the same text, counted: `PING, PING, GET a` becomes
 /// `PING (x2), GET a`.
 pub fn count_runs(items: impl IntoIterator<Item = String>) -> Vec<String> {

@@ -258,27 +258,107 @@ impl Server {
         String::from_utf8_lossy(&output.bytes).into_owned()
     }
 
-    /// The last `lines` lines the server printed, for a failure report.
+    /// What the server printed, for a failure report: the lines that name
+    /// the cause of a crash with the few after them (Go and Java print the
+    /// cause at the top of a long dump), then the last `lines` lines.
     pub fn output_tail(&self, lines: usize) -> String {
+        excerpt(&self.output_text(), lines)
+    }
+
+    /// The lines that name the cause of a crash or a race, with the few
+    /// after them, if the server printed any: a check that passed may still
+    /// have seen one.
+    pub fn trouble_in_output(&self) -> Option<String> {
         let text = self.output_text();
         let all: Vec<&str> = text.lines().collect();
-        let skipped = all.len().saturating_sub(lines);
-        let mut shown = String::new();
-        if skipped > 0 {
-            shown.push_str(&format!("({skipped} earlier lines not shown)\n"));
+        let shown = cause_lines(&all, 0..all.len());
+        if shown.is_empty() {
+            return None;
         }
-        for line in &all[skipped..] {
-            // A server that logs what clients send can log very long lines.
-            match line.char_indices().nth(MAX_SHOWN_LINE) {
-                Some((cut, _)) => {
-                    shown.push_str(&line[..cut]);
-                    shown.push_str(&format!("... ({} characters in all)", line.chars().count()));
-                }
-                None => shown.push_str(line),
+        let mut out = String::new();
+        push_numbered(&mut out, &all, &shown);
+        Some(out)
+    }
+}
+
+/// Words that start the cause of a crash or of a race, in the output of
+/// Rust (`panicked at`), Go (`panic:`, `fatal error:`, `WARNING: DATA
+/// RACE`), Python (`Traceback`), Java and others (`Exception`).
+const CAUSE_MARKERS: &[&str] = &[
+    "panicked at",
+    "panic:",
+    "fatal error",
+    "DATA RACE",
+    "Traceback",
+    "Exception",
+    "AddressSanitizer",
+];
+/// How many lines after a cause are shown with it (the first lines of the
+/// crash: where it happened).
+const LINES_AFTER_CAUSE: usize = 5;
+/// The most cause lines shown (with their lines after).
+const MAX_CAUSES: usize = 3;
+
+/// The indexes, in `range` of `all`, of the lines that name a cause and
+/// the few after each.
+fn cause_lines(all: &[&str], range: std::ops::Range<usize>) -> Vec<usize> {
+    let mut shown: Vec<usize> = Vec::new();
+    let mut causes = 0;
+    for index in range.clone() {
+        if causes == MAX_CAUSES {
+            break;
+        }
+        if shown.last().is_some_and(|last| *last >= index) {
+            continue;
+        }
+        if CAUSE_MARKERS
+            .iter()
+            .any(|marker| all[index].contains(marker))
+        {
+            causes += 1;
+            shown.extend(index..(index + 1 + LINES_AFTER_CAUSE).min(range.end));
+        }
+    }
+    shown
+}
+
+/// The cause lines of `text` and its last `lines` lines, each line cut at
+/// [`MAX_SHOWN_LINE`] characters, with a note where lines are left out.
+fn excerpt(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    let tail_start = all.len().saturating_sub(lines);
+    let mut shown = cause_lines(&all, 0..tail_start);
+    shown.extend(tail_start..all.len());
+    let mut out = String::new();
+    push_numbered(&mut out, &all, &shown);
+    out
+}
+
+/// The lines of `all` at the indexes `shown` (in order), a note for each
+/// run of lines left out.
+fn push_numbered(out: &mut String, all: &[&str], shown: &[usize]) {
+    let mut next = 0;
+    for &index in shown {
+        if index > next {
+            let skipped = index - next;
+            let noun = if skipped == 1 { "line" } else { "lines" };
+            out.push_str(&format!("({skipped} {noun} not shown)\n"));
+        }
+        let line = all[index];
+        // A server that logs what clients send can log very long lines.
+        match line.char_indices().nth(MAX_SHOWN_LINE) {
+            Some((cut, _)) => {
+                out.push_str(&line[..cut]);
+                out.push_str(&format!("... ({} characters in all)", line.chars().count()));
             }
-            shown.push('\n');
+            None => out.push_str(line),
         }
-        shown
+        out.push('\n');
+        next = index + 1;
+    }
+    if next < all.len() {
+        let skipped = all.len() - next;
+        out.push_str(&format!("({skipped} later lines not shown)\n"));
     }
 }
 
@@ -440,10 +520,14 @@ fn free_port(rng: &mut Rng) -> u16 {
     }
 }
 
-fn shell_quote(text: &str) -> String {
-    if text
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
+/// `text` as one word for a shell (`sh -c`, a `just` command to rerun): as
+/// it is when no character in it means anything to a shell, else in single
+/// quotes, a `'` inside written `'\''`.
+pub fn shell_quote(text: &str) -> String {
+    if !text.is_empty()
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"/._-+:@".contains(&b))
     {
         text.to_string()
     } else {
@@ -519,5 +603,44 @@ fn build_reference(package: &str, binary: &str) -> Result<PathBuf, String> {
             "cargo built {binary} but {} is not there",
             path.display()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{excerpt, shell_quote};
+
+    #[test]
+    fn the_cause_of_a_crash_is_shown_however_far_above_the_tail() {
+        let mut output = String::from("listening on 127.0.0.1:7000\n");
+        output.push_str("fatal error: concurrent map iteration and map write\n\n");
+        output.push_str("goroutine 7 [running]:\nmain.broadcast(...)\n");
+        for n in 0..100 {
+            output.push_str(&format!("\tgoroutine frame {n}\n"));
+        }
+        let shown = excerpt(&output, 20);
+        let lines: Vec<&str> = shown.lines().collect();
+        assert_eq!(lines[0], "(1 line not shown)", "{shown}");
+        assert_eq!(
+            lines[1],
+            "fatal error: concurrent map iteration and map write"
+        );
+        assert_eq!(lines[3], "goroutine 7 [running]:");
+        assert!(
+            shown.contains("lines not shown)\n\tgoroutine frame 80\n"),
+            "{shown}"
+        );
+        assert!(lines.last().unwrap().ends_with("frame 99"), "{shown}");
+        // No cause: the tail, as before.
+        assert_eq!(excerpt("a\nb\nc\n", 2), "(1 line not shown)\nb\nc\n");
+    }
+
+    #[test]
+    fn a_word_is_quoted_only_when_a_shell_would_read_it_otherwise() {
+        assert_eq!(shell_quote("./server"), "./server");
+        assert_eq!(shell_quote("python3 s.py"), "'python3 s.py'");
+        assert_eq!(shell_quote("it's"), "'it'\\''s'");
+        assert_eq!(shell_quote("$HOME"), "'$HOME'");
+        assert_eq!(shell_quote(""), "''");
     }
 }

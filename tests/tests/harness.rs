@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use harness::check::{RunSettings, StageResult, run_stage};
+use harness::check::{CheckResult, Outcome, RunSettings, StageResult, run_stage};
 use harness::server::ServerSpec;
 use harness::stages;
 
@@ -28,24 +28,27 @@ fn run_against(mode: &str, stage: u8) -> (StageResult, String) {
 /// have failed.
 #[track_caller]
 fn failure_of<'a>(result: &'a StageResult, title: &str) -> &'a str {
-    match &find(result, title).failure {
-        Some(report) => &report.text,
-        None => panic!("the check {title:?} passed, but this server must fail it"),
+    match &find(result, title).outcome {
+        Outcome::Failed(report) => &report.text,
+        Outcome::Passed => panic!("the check {title:?} passed, but this server must fail it"),
+        Outcome::NotRun(why) => panic!("the check {title:?} was not run ({why})"),
     }
 }
 
 #[track_caller]
 fn assert_passed(result: &StageResult, title: &str) {
-    if let Some(report) = &find(result, title).failure {
-        panic!(
+    match &find(result, title).outcome {
+        Outcome::Passed => {}
+        Outcome::Failed(report) => panic!(
             "the check {title:?} must pass for this server:\n{}",
             report.text
-        );
+        ),
+        Outcome::NotRun(why) => panic!("the check {title:?} must pass, but was not run ({why})"),
     }
 }
 
 #[track_caller]
-fn find<'a>(result: &'a StageResult, title: &str) -> &'a harness::check::CheckResult {
+fn find<'a>(result: &'a StageResult, title: &str) -> &'a CheckResult {
     result
         .checks
         .iter()
@@ -217,6 +220,79 @@ fn a_panic_shows_as_a_closed_connection_with_the_panic_in_the_output() {
     );
 }
 
+/// A 1 MB value in a failure is shown cut, not in full: the report stays a
+/// screenful or two, and says the command's name rather than its size alone.
+#[test]
+fn a_failure_with_a_1_mb_value_stays_short() {
+    let (result, printed) = run_against("silent", 5);
+    let report = failure_of(&result, "echoes a 1 MB argument");
+    assert_contains(
+        report,
+        &[
+            "problem:  no reply within 2 s after sending ECHO (1048602 bytes)",
+            "... (1048576 bytes in all) ...",
+        ],
+    );
+    assert!(report.len() < 8_000, "{} bytes in the report", report.len());
+    assert!(printed.len() < 40_000, "{} bytes printed", printed.len());
+}
+
+/// A reader that splits the stream into lines answers a value's every line:
+/// the replies too many are blamed on the command that got them, not on
+/// the next one.
+#[test]
+fn more_than_one_reply_to_a_command_is_found_before_the_next_is_sent() {
+    let (result, _) = run_against("line-reader", 6);
+    assert_passed(&result, "GET and SET with the wrong arguments");
+    let report = failure_of(&result, "stores and returns a 1 MB value");
+    assert_contains(
+        report,
+        &[
+            "problem:  your server sent more than one reply to SET (10486",
+            "before the next command was sent",
+            "extra:    -ERR unknown command",
+            "whole replies: error \"ERR unknown command",
+            "read a bulk string's declared number of bytes",
+        ],
+    );
+}
+
+/// Go prints the cause of a crash at the top of a long dump: the report
+/// shows it, not only the dump's last lines.
+#[test]
+fn the_cause_of_a_crash_is_shown_above_the_last_lines() {
+    let (result, _) = run_against("go-crash", 2);
+    let report = failure_of(&result, "answers PING");
+    assert_contains(
+        report,
+        &[
+            "exited (exit code 2)",
+            "| fatal error: concurrent map iteration and map write (on purpose)",
+            "| goroutine 7 [running]:",
+            "lines not shown)",
+            "| \t/home/learner/server.go:144 +0x68",
+        ],
+    );
+}
+
+/// A race that leaves the replies right is still reported, once.
+#[test]
+fn a_race_warning_is_reported_even_when_the_checks_pass() {
+    let (result, printed) = run_against("warns-of-race", 2);
+    assert!(result.passed(), "the replies are right");
+    assert_contains(
+        &printed,
+        &[
+            "✓ answers PING (*1\\r\\n$4\\r\\nPING\\r\\n) with +PONG\\r\\n and nothing more  (passed, but its \
+             output names a crash or a race: see below)",
+            "--- stage 2 (answer-ping) passed, but your program's output names a crash or a race:",
+            "| WARNING: DATA RACE (on purpose)",
+            "with the same crash or race in its output as check 1",
+        ],
+    );
+    assert_eq!(printed.matches("| WARNING: DATA RACE").count(), 1);
+}
+
 #[test]
 fn a_program_that_exits_at_once_is_reported_with_its_output() {
     let (result, printed) = run_against("exit-at-once", 1);
@@ -288,9 +364,9 @@ fn a_set_that_ignores_its_options_passes_stage_6_and_fails_stage_7() {
 
 #[test]
 fn a_server_without_debug_htstats_is_told_what_stage_9_asks_for() {
-    let (result, _) = run_against("forgets-expiry", 9);
+    let (result, printed) = run_against("forgets-expiry", 9);
     assert!(
-        result.checks.iter().all(|check| check.failure.is_some()),
+        result.checks.iter().all(|check| !check.outcome.passed()),
         "every check of stage 9 needs the table"
     );
     let report = failure_of(&result, "DEBUG HTSTATS 0 prints the tables");
@@ -302,6 +378,9 @@ fn a_server_without_debug_htstats_is_told_what_stage_9_asks_for() {
             "No stats available for empty dictionaries",
         ],
     );
+    // The same problem in every check: in full once, then a line each.
+    assert_eq!(printed.matches("DEBUG HTSTATS 0 answered error").count(), 1);
+    assert_contains(&printed, &["the same problem as check 1, above"]);
 }
 
 #[test]

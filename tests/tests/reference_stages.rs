@@ -92,13 +92,12 @@ stage!(stage_11_binary_protocol, 11, [1]);
 stage!(stage_12_chat_broadcast, 12, []);
 stage!(stage_13_chat_slow_clients, 13, [12]);
 stage!(stage_14_chat_presence, 14, [12, 13]);
-// Back to Redis: on stage 10, then sets and sorted sets.
+// Chat on Redis: Pub/Sub, over the key space of stage 10.
+stage!(stage_15_pub_sub, 15, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+// Then values with a type: sets and sorted sets, on stage 15.
 stage!(stage_16_sets, 16, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15]);
-stage!(
-    stage_17_sorted_sets,
-    17,
-    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16]
-);
+#[rustfmt::skip]
+stage!(stage_17_sorted_sets, 17, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16]);
 
 /// Every stage the tester knows has its line above, with the stages it
 /// builds on as `Stage::builds_on` says (a new stage must be added there).

@@ -27,7 +27,8 @@
 //! - RESP arrays only: no inline commands typed into telnet; no limits on
 //!   line lengths, argument counts or bulk lengths (the buffer grows only
 //!   with bytes that arrive); a plain close after a protocol error; the
-//!   unknown-command error quotes every argument whole (stage 8).
+//!   unknown-command error quotes every argument whole; no answers to the
+//!   commands clients send when they connect, and no QUIT (stage 8).
 
 mod command;
 mod config;

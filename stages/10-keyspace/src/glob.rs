@@ -23,6 +23,7 @@ pub fn matches(pattern: &[u8], text: &[u8]) -> bool {
 }
 // ANCHOR_END: matches
 
+// ANCHOR: match_from
 fn match_from(
     mut pattern: &[u8],
     mut text: &[u8],
@@ -128,3 +129,4 @@ fn match_from(
     }
     pattern.is_empty() && text.is_empty()
 }
+// ANCHOR_END: match_from

@@ -42,7 +42,7 @@ use std::time::Duration;
 use anyhow::Result;
 // The wire format is the library's: `crate::protocol` and `crate::reply`
 // name it in every module, as they named stage 10's own files.
-use stage_11_binary_protocol::{protocol, reply};
+use binary_protocol::{protocol, reply};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::command::Command;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use chat_protocol::line::MAX_LINE;
+use stage_12_chat_broadcast::line::MAX_LINE;
 
 use crate::nick;
 use crate::outbox::{self, Outbox, OutboxReceiver};

@@ -9,7 +9,7 @@
 //! teaches.
 
 use anyhow::{Context, Result, bail};
-use chat_protocol::DEFAULT_PORT;
+use stage_12_chat_broadcast::DEFAULT_PORT;
 use tokio::net::TcpListener;
 
 /// `--help`: the package's own name and description, so that this file is

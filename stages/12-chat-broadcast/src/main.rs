@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use chat_protocol::line::{self, Line, LineReader};
+use stage_12_chat_broadcast::line::{self, Line, LineReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::chat::Hub;

@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use chat_protocol::line::MAX_LINE;
+use stage_13_chat_slow_clients::line::MAX_LINE;
 use tokio::task::AbortHandle;
 
 use crate::nick;

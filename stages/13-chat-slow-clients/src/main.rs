@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use chat_protocol::line::{self, Line, LineReader};
+use stage_13_chat_slow_clients::line::{self, Line, LineReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;

@@ -19,7 +19,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use chat_protocol::line::MAX_LINE;
+use stage_14_chat_presence::line::MAX_LINE;
 use tokio::task::AbortHandle;
 
 use crate::command::{self, HELP, Input};

@@ -38,7 +38,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use chat_protocol::line::{self, Line, LineReader};
+use stage_14_chat_presence::line::{self, Line, LineReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;

@@ -14,6 +14,7 @@ use bytes::Bytes;
 
 use crate::db::{Condition, Db, Expiry, TimeToLive, WrongType};
 use crate::protocol::parse_integer;
+use crate::pubsub::{Client, Kind};
 use crate::reply::Reply;
 
 /// A command, checked and ready to run.
@@ -69,6 +70,25 @@ pub enum Command {
     HashTableStats,
     /// `QUIT`: reply OK, then close.
     Quit,
+    /// `SUBSCRIBE channel [channel ...]`, `PSUBSCRIBE pattern [pattern ...]`
+    Subscribe(Kind, Vec<Bytes>),
+    /// `UNSUBSCRIBE [channel ...]`, `PUNSUBSCRIBE [pattern ...]`: no names
+    /// is every one.
+    Unsubscribe(Kind, Vec<Bytes>),
+    /// `PUBLISH channel message`
+    Publish {
+        channel: Bytes,
+        message: Bytes,
+    },
+    /// `PUBSUB CHANNELS [pattern]`
+    Channels(Option<Bytes>),
+    /// `PUBSUB NUMSUB [channel ...]`
+    NumSub(Vec<Bytes>),
+    /// `PUBSUB NUMPAT`
+    NumPat,
+    /// `RESET`: leave every channel and pattern (all a connection here has
+    /// to reset).
+    Reset,
     /// A command that only needs a fixed, harmless answer: the ones client
     /// libraries and tools send when they connect (`handshake.rs`).
     Fixed(Reply),
@@ -172,6 +192,24 @@ impl Command {
             },
             b"DEBUG" => parse_debug(args),
             b"QUIT" => Ok(Command::Quit),
+            b"SUBSCRIBE" if args.is_empty() => Err(wrong_arity("subscribe")),
+            b"PSUBSCRIBE" if args.is_empty() => Err(wrong_arity("psubscribe")),
+            b"SUBSCRIBE" => Ok(Command::Subscribe(Kind::Channel, args.to_vec())),
+            b"PSUBSCRIBE" => Ok(Command::Subscribe(Kind::Pattern, args.to_vec())),
+            b"UNSUBSCRIBE" => Ok(Command::Unsubscribe(Kind::Channel, args.to_vec())),
+            b"PUNSUBSCRIBE" => Ok(Command::Unsubscribe(Kind::Pattern, args.to_vec())),
+            b"PUBLISH" => match args {
+                [channel, message] => Ok(Command::Publish {
+                    channel: channel.clone(),
+                    message: message.clone(),
+                }),
+                _ => Err(wrong_arity("publish")),
+            },
+            b"PUBSUB" => parse_pubsub(args),
+            b"RESET" => match args {
+                [] => Ok(Command::Reset),
+                _ => Err(wrong_arity("reset")),
+            },
             b"COMMAND" => handshake::parse_command_command(args),
             b"CLIENT" => handshake::parse_client(args),
             b"CONFIG" => handshake::parse_config(args),
@@ -316,11 +354,90 @@ fn parse_debug(args: &[Bytes]) -> Result<Command, Reply> {
 }
 // ANCHOR_END: parse_debug
 
+// ANCHOR: parse_pubsub
+/// `PUBSUB CHANNELS [pattern]`, `PUBSUB NUMSUB [channel ...]`, `PUBSUB
+/// NUMPAT`, with Redis's errors.
+fn parse_pubsub(args: &[Bytes]) -> Result<Command, Reply> {
+    let Some((sub, rest)) = args.split_first() else {
+        return Err(wrong_arity("pubsub"));
+    };
+    match (sub.to_ascii_uppercase().as_slice(), rest) {
+        (b"CHANNELS", []) => Ok(Command::Channels(None)),
+        (b"CHANNELS", [pattern]) => Ok(Command::Channels(Some(pattern.clone()))),
+        (b"CHANNELS", _) => {
+            let mut message = b"ERR unknown subcommand or wrong number of arguments for '".to_vec();
+            message.extend_from_slice(c_string(sub, 128));
+            message.extend_from_slice(b"'. Try PUBSUB HELP.");
+            Err(Reply::Error(message))
+        }
+        (b"NUMSUB", channels) => Ok(Command::NumSub(channels.to_vec())),
+        (b"NUMPAT", []) => Ok(Command::NumPat),
+        (b"NUMPAT", _) => Err(wrong_arity("pubsub|numpat")),
+        _ => Err(handshake::unknown_subcommand(sub, "PUBSUB")),
+    }
+}
+// ANCHOR_END: parse_pubsub
+
+// ANCHOR: subscribed_mode
+impl Command {
+    /// `parse` for a client in subscribed mode, which may only (un)subscribe,
+    /// PING, QUIT and RESET. As in Redis, an unknown command and a wrong
+    /// number of arguments are reported first; the other errors come from
+    /// running a command, which the mode forbids.
+    pub fn parse_subscribed(args: Vec<Bytes>) -> Result<Command, Reply> {
+        let name = full_name(&args);
+        let reported_first = [
+            "ERR unknown command '",
+            "ERR unknown subcommand '",
+            "ERR wrong",
+        ];
+        match Command::parse(args) {
+            Ok(
+                command @ (Command::Subscribe(..)
+                | Command::Unsubscribe(..)
+                | Command::Ping(_)
+                | Command::Quit
+                | Command::Reset),
+            ) => Ok(command),
+            Err(Reply::Error(text))
+                if reported_first
+                    .iter()
+                    .any(|start| text.starts_with(start.as_bytes())) =>
+            {
+                Err(Reply::Error(text))
+            }
+            _ => Err(Reply::error(format!(
+                "Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+                 RESET are allowed in this context"
+            ))),
+        }
+    }
+}
+
+/// A command's name as Redis's errors give it: in lower case, and with
+/// its subcommand for the commands that have them (`config|get`).
+fn full_name(args: &[Bytes]) -> String {
+    let lower = |word: &Bytes| String::from_utf8_lossy(word).to_lowercase();
+    let name = args.first().map(lower).unwrap_or_default();
+    match args.get(1) {
+        Some(sub) if ["command", "client", "config", "pubsub"].contains(&name.as_str()) => {
+            format!("{name}|{}", lower(sub))
+        }
+        _ => name,
+    }
+}
+// ANCHOR_END: subscribed_mode
+
 // ANCHOR: execute
 impl Command {
-    /// Runs the command against the key space.
-    pub fn execute(self, db: &Db) -> Reply {
+    /// Runs the command against the key space, or Pub/Sub for `client`.
+    pub fn execute(self, db: &Db, client: &mut Client) -> Reply {
         match self {
+            // In subscribed mode, PING answers as a push would look.
+            Command::Ping(message) if client.is_subscribed() => Reply::Array(vec![
+                Reply::Bulk(Bytes::from_static(b"pong")),
+                Reply::Bulk(message.unwrap_or_default()),
+            ]),
             Command::Ping(None) => Reply::Simple("PONG"),
             Command::Ping(Some(message)) | Command::Echo(message) => Reply::Bulk(message),
             Command::Get(key) => {
@@ -392,6 +509,38 @@ impl Command {
             Command::HashTableStats => Reply::Bulk(Bytes::from(db.hash_table_stats())),
             Command::Quit => Reply::Simple("OK"),
             Command::Fixed(reply) => reply,
+            // Their confirmations are in the client's outbox already.
+            Command::Subscribe(kind, names) => {
+                client.subscribe(kind, &names);
+                Reply::Queued
+            }
+            Command::Unsubscribe(kind, names) => {
+                client.unsubscribe(kind, &names);
+                Reply::Queued
+            }
+            Command::Publish { channel, message } => {
+                Reply::Integer(client.pubsub().publish(&channel, &message) as i64)
+            }
+            Command::Channels(pattern) => Reply::Array(
+                (client.pubsub().channels(pattern.as_deref()))
+                    .into_iter()
+                    .map(Reply::Bulk)
+                    .collect(),
+            ),
+            Command::NumSub(channels) => Reply::Array(
+                channels
+                    .into_iter()
+                    .flat_map(|channel| {
+                        let count = client.pubsub().subscribers(&channel);
+                        [Reply::Bulk(channel), Reply::Integer(count as i64)]
+                    })
+                    .collect(),
+            ),
+            Command::NumPat => Reply::Integer(client.pubsub().patterns() as i64),
+            Command::Reset => {
+                client.unsubscribe_all();
+                Reply::Simple("RESET")
+            }
         }
     }
 }

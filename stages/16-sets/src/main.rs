@@ -21,8 +21,9 @@
 //! The layers, one file each: `protocol` (bytes to commands), `command`
 //! (arguments to a checked command, and running it), `db` (the key space
 //! and its typed values), `hash_table` (the table under both), `glob`
-//! (KEYS patterns), `reply` (replies to bytes), `connection` (the socket
-//! and its buffers).
+//! (patterns), `pubsub` (who listens to what), `outbox` (what waits to be
+//! written to a client), `reply` (replies to bytes), `connection` (the
+//! socket and its buffers).
 //!
 //! **Shortcuts it still takes:** none of its own. Redis keeps a small set
 //! of integers as a sorted array (an `intset`) and converts it to a hash
@@ -36,7 +37,9 @@ mod connection;
 mod db;
 mod glob;
 mod hash_table;
+mod outbox;
 mod protocol;
+mod pubsub;
 mod random;
 mod reply;
 #[cfg(test)]
@@ -50,6 +53,7 @@ use tokio::net::{TcpListener, TcpStream};
 use crate::command::Command;
 use crate::connection::{Connection, WRITE_HIGH_WATER};
 use crate::db::Db;
+use crate::pubsub::PubSub;
 use crate::reply::Reply;
 
 // ANCHOR: main
@@ -71,13 +75,13 @@ async fn run() -> Result<()> {
     );
     let db = Db::default();
     tokio::spawn(db::cron(db.clone()));
-    serve(listener, db).await
+    serve(listener, db, PubSub::default()).await
 }
 // ANCHOR_END: main
 
 // ANCHOR: serve
 /// Accepts clients forever, and serves each in a task of its own.
-async fn serve(listener: TcpListener, db: Db) -> Result<()> {
+async fn serve(listener: TcpListener, db: Db, pubsub: PubSub) -> Result<()> {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -95,9 +99,9 @@ async fn serve(listener: TcpListener, db: Db) -> Result<()> {
         // Tokio runs thousands of them on a handful of threads, switching at
         // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
         // this loop iteration.
-        let db = db.clone();
+        let (db, pubsub) = (db.clone(), pubsub.clone());
         tokio::spawn(async move {
-            match handle_client(socket, db).await {
+            match handle_client(socket, db, pubsub).await {
                 Ok(()) => println!("{peer} left"),
                 Err(error) => println!("{peer} dropped: {error}"),
             }
@@ -107,13 +111,16 @@ async fn serve(listener: TcpListener, db: Db) -> Result<()> {
 // ANCHOR_END: serve
 
 // ANCHOR: handle_client
-/// Runs every command the client sends, until it leaves, sends QUIT, or
-/// breaks the protocol.
-async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
-    let mut connection = Connection::new(socket);
+/// Runs every command the client sends, and writes the messages published
+/// to it, until it leaves, sends QUIT, breaks the protocol, or is cut off.
+async fn handle_client(socket: TcpStream, db: Db, pubsub: PubSub) -> std::io::Result<()> {
+    // Its side of Pub/Sub: dropped when this function returns, however it
+    // returns, which unsubscribes it from everything.
+    let mut client = pubsub.client();
+    let mut connection = Connection::new(socket, client.outbox());
     loop {
         // Run every whole command already read; their replies collect in
-        // the write buffer.
+        // the outbox.
         loop {
             let args = match connection.next_command() {
                 Ok(Some(args)) => args,
@@ -129,10 +136,14 @@ async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
                     ));
                 }
             };
-            let command = Command::parse(args);
+            let command = if client.is_subscribed() {
+                Command::parse_subscribed(args)
+            } else {
+                Command::parse(args)
+            };
             let quit = matches!(command, Ok(Command::Quit));
             let reply = match command {
-                Ok(command) => command.execute(&db),
+                Ok(command) => command.execute(&db, &mut client),
                 // A bad command gets its error; the connection goes on.
                 Err(error) => error,
             };
@@ -145,8 +156,10 @@ async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
                 connection.flush().await?;
             }
         }
-        // One write for all the replies this read made possible.
+        // One write for all the replies this read made possible, and the
+        // messages published meanwhile.
         connection.flush().await?;
+        // More commands, or more messages.
         if !connection.read_more().await? {
             return Ok(());
         }

@@ -22,6 +22,9 @@ pub enum Reply {
     Null,
     /// `*2\r\n...`
     Array(Vec<Reply>),
+    /// Nothing more: the command has queued its replies itself (SUBSCRIBE
+    /// and UNSUBSCRIBE, in `pubsub.rs`).
+    Queued,
 }
 
 impl Reply {
@@ -71,6 +74,7 @@ impl Reply {
                     item.write_to(out);
                 }
             }
+            Reply::Queued => {}
         }
     }
     // ANCHOR_END: write_to

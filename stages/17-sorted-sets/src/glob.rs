@@ -1,5 +1,6 @@
-//! Redis's glob patterns, for KEYS: `*` any run of bytes, `?` any one byte,
-//! `[abc]` one of a set, `[^abc]` none of it, `[a-z]` a range, `\` escapes.
+//! Redis's glob patterns, for KEYS and PSUBSCRIBE: `*` any run of bytes,
+//! `?` any one byte, `[abc]` one of a set, `[^abc]` none of it, `[a-z]` a
+//! range, `\` escapes.
 //!
 //! A port of Redis's `stringmatchlen`, edge cases included (`[b-a]` is the
 //! range a-b; a `[` that never closes matches what it has), so that KEYS

@@ -1,6 +1,7 @@
 //! `handle_client` over a real socket on the loopback interface: commands
 //! split across writes, pipelined, a protocol error, a key space shared by
-//! two clients, inline commands, QUIT, and the lingering close.
+//! two clients, inline commands, QUIT, the lingering close, and Pub/Sub
+//! between clients.
 
 use std::time::Duration;
 
@@ -18,12 +19,18 @@ async fn connect() -> TcpStream {
 
 /// A client connected to a task running `handle_client` on `db`.
 async fn connect_to(db: Db) -> TcpStream {
+    connect_with(db, PubSub::default()).await
+}
+
+/// A client connected to a task running `handle_client` on `db` and
+/// `pubsub`.
+async fn connect_with(db: Db, pubsub: PubSub) -> TcpStream {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let client = TcpStream::connect(listener.local_addr().unwrap())
         .await
         .unwrap();
     let (socket, _) = listener.accept().await.unwrap();
-    tokio::spawn(handle_client(socket, db));
+    tokio::spawn(handle_client(socket, db, pubsub));
     client
 }
 
@@ -149,4 +156,94 @@ async fn a_close_with_bytes_unread_is_clean_not_a_reset() {
         got.escape_ascii().to_string(),
         "-ERR Protocol error: too big mbulk count string\\r\\n"
     );
+}
+
+#[tokio::test]
+async fn a_subscriber_gets_what_is_published_in_order_and_may_only_ping() {
+    let (db, pubsub) = (Db::default(), PubSub::default());
+    let mut subscriber = connect_with(db.clone(), pubsub.clone()).await;
+    let mut publisher = connect_with(db, pubsub).await;
+    subscriber
+        .write_all(b"*2\r\n$9\r\nSUBSCRIBE\r\n$4\r\nnews\r\n")
+        .await
+        .unwrap();
+    expect(
+        &mut subscriber,
+        b"*3\r\n$9\r\nsubscribe\r\n$4\r\nnews\r\n:1\r\n",
+    )
+    .await;
+    let mut expected = Vec::new();
+    for i in 0..100 {
+        let message = format!("m{i:02}");
+        let command = format!("*3\r\n$7\r\nPUBLISH\r\n$4\r\nnews\r\n$3\r\n{message}\r\n");
+        publisher.write_all(command.as_bytes()).await.unwrap();
+        expect(&mut publisher, b":1\r\n").await;
+        expected.extend_from_slice(
+            format!("*3\r\n$7\r\nmessage\r\n$4\r\nnews\r\n$3\r\n{message}\r\n").as_bytes(),
+        );
+    }
+    expect(&mut subscriber, &expected).await;
+    subscriber
+        .write_all(b"*2\r\n$3\r\nGET\r\n$1\r\nk\r\n*1\r\n$4\r\nPING\r\n")
+        .await
+        .unwrap();
+    expect(
+        &mut subscriber,
+        b"-ERR Can't execute 'get': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context\r\n*2\r\n$4\r\npong\r\n$0\r\n\r\n",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_subscriber_that_leaves_is_forgotten() {
+    let pubsub = PubSub::default();
+    let mut subscriber = connect_with(Db::default(), pubsub.clone()).await;
+    subscriber
+        .write_all(b"*3\r\n$9\r\nSUBSCRIBE\r\n$1\r\na\r\n$1\r\nb\r\n")
+        .await
+        .unwrap();
+    expect(
+        &mut subscriber,
+        b"*3\r\n$9\r\nsubscribe\r\n$1\r\na\r\n:1\r\n*3\r\n$9\r\nsubscribe\r\n$1\r\nb\r\n:2\r\n",
+    )
+    .await;
+    assert_eq!(pubsub.subscribers(b"a"), 1);
+    drop(subscriber);
+    for _ in 0..100 {
+        if pubsub.channels(None).is_empty() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("still subscribed: {:?}", pubsub.channels(None));
+}
+
+#[tokio::test]
+async fn a_subscriber_that_never_reads_is_cut_off_while_one_that_reads_gets_all() {
+    let pubsub = PubSub::default();
+    let subscribe = b"*2\r\n$9\r\nSUBSCRIBE\r\n$2\r\nch\r\n";
+    let confirmed = b"*3\r\n$9\r\nsubscribe\r\n$2\r\nch\r\n:1\r\n";
+    let mut stuck = connect_with(Db::default(), pubsub.clone()).await;
+    stuck.write_all(subscribe).await.unwrap();
+    expect(&mut stuck, confirmed).await;
+    let mut reader = connect_with(Db::default(), pubsub.clone()).await;
+    reader.write_all(subscribe).await.unwrap();
+    expect(&mut reader, confirmed).await;
+    // 1 MiB messages, far more than the stuck one's limit and its socket
+    // buffers hold; the reader reads each as it comes.
+    let message = vec![b'm'; 1024 * 1024];
+    let mut push = b"*3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$1048576\r\n".to_vec();
+    push.extend_from_slice(&message);
+    push.extend_from_slice(b"\r\n");
+    for _ in 0..64 {
+        assert!(pubsub.publish(b"ch", &message) >= 1);
+        expect(&mut reader, &push).await;
+    }
+    assert_eq!(pubsub.subscribers(b"ch"), 1, "the stuck one is forgotten");
+    // Its connection is closed, after what its socket buffers held.
+    let mut sink = vec![0; 1024 * 1024];
+    let closed = async { while stuck.read(&mut sink).await.is_ok_and(|read| read > 0) {} };
+    tokio::time::timeout(Duration::from_secs(5), closed)
+        .await
+        .expect("closed");
 }

@@ -34,7 +34,7 @@ pub fn include_problems(src: &Path) -> (Vec<String>, usize) {
         let text = match fs::read_to_string(chapter) {
             Ok(text) => text,
             Err(error) => {
-                problems.push(format!("cannot read {}: {error}", shown(chapter)));
+                problems.push(format!("cannot read {}: {error}", course_relative(chapter)));
                 continue;
             }
         };
@@ -43,7 +43,7 @@ pub fn include_problems(src: &Path) -> (Vec<String>, usize) {
             if let Err(problem) = check_include(chapter, &include) {
                 problems.push(format!(
                     "{}:{}: {}\n    {problem}",
-                    shown(chapter),
+                    course_relative(chapter),
                     include.line,
                     include.directive
                 ));
@@ -58,7 +58,7 @@ pub fn include_problems(src: &Path) -> (Vec<String>, usize) {
 pub fn missing_chapters(src: &Path) -> Vec<String> {
     let summary_path = src.join("SUMMARY.md");
     let Ok(summary) = fs::read_to_string(&summary_path) else {
-        return vec![format!("{} cannot be read", shown(&summary_path))];
+        return vec![format!("{} cannot be read", course_relative(&summary_path))];
     };
     let mut missing = Vec::new();
     for (line_number, target) in summary_links(&summary) {
@@ -67,7 +67,7 @@ pub fn missing_chapters(src: &Path) -> Vec<String> {
         if !src.join(file).is_file() {
             missing.push(format!(
                 "{}:{line_number}: chapter `{file}` does not exist",
-                shown(&summary_path)
+                course_relative(&summary_path)
             ));
         }
     }
@@ -192,22 +192,21 @@ fn check_include(chapter: &Path, include: &Include) -> Result<(), String> {
     let Ok(source) = fs::read_to_string(&file) else {
         return Err(format!(
             "the file {} does not exist (or cannot be read); the path is relative to {}",
-            shown(&file),
-            shown(folder)
+            course_relative(&file),
+            course_relative(folder)
         ));
     };
     let lines: Vec<&str> = source.lines().collect();
     match &include.part {
-        Part::Anchor(name) => {
-            anchored_lines(&lines, name).map_err(|problem| format!("{}: {problem}", shown(&file)))
-        }
+        Part::Anchor(name) => anchored_lines(&lines, name)
+            .map_err(|problem| format!("{}: {problem}", course_relative(&file))),
         Part::Lines { start, end } => {
             let start = start.unwrap_or(0);
             let end = end.unwrap_or(lines.len()).min(lines.len());
             if start >= end {
                 Err(format!(
                     "the line range is empty: {} has {} lines",
-                    shown(&file),
+                    course_relative(&file),
                     lines.len()
                 ))
             } else {
@@ -306,7 +305,7 @@ fn markdown_files(folder: &Path, found: &mut Vec<PathBuf>) -> Result<(), String>
 /// A path as the learner would type it: relative to the repository root,
 /// with `..` resolved (by reading the path, not the disk, so that it works
 /// for files that do not exist too).
-fn shown(path: &Path) -> String {
+fn course_relative(path: &Path) -> String {
     let root = normalized(&course_dir());
     let path = normalized(path);
     path.strip_prefix(&root)

@@ -175,14 +175,14 @@ fn lint_stage(root: &Path, stage: &Stage, summary: &str, readme: &str, problems:
 
     // Shortcut tags name the later stage that removes them.
     for (file, line_number, target) in shortcut_tags(&root.join(&folder).join("src")) {
-        let shown = file
+        let path = file
             .strip_prefix(root)
-            .map(|path| path.display().to_string())
+            .map(|relative| relative.display().to_string())
             .unwrap_or_default();
         match target {
             Some(target) if target > n && usize::from(target) <= stages::all().len() => {}
             Some(target) => problem(format!(
-                "{shown}:{line_number}: SHORTCUT(stage {target}) in stage {n}: a shortcut names \
+                "{path}:{line_number}: SHORTCUT(stage {target}) in stage {n}: a shortcut names \
                  the later stage that removes it"
             )),
             None => {}

@@ -14,74 +14,81 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-const MODES: &[(&str, &str)] = &[
-    (
-        "close-at-once",
-        "accepts a connection and closes it straight away",
-    ),
-    ("silent", "reads everything and never answers"),
-    ("no-crlf", "answers +PONG\\n: the \\r is missing"),
-    (
-        "bulk-pong",
-        "answers $4\\r\\nPONG\\r\\n, a bulk string, where a simple string is due",
-    ),
-    ("double-pong", "answers every PING twice"),
-    (
-        "close-after-reply",
-        "answers the first PING, then closes the connection",
-    ),
-    (
-        "one-reply-per-read",
-        "answers once per read, whatever the read holds",
-    ),
-    (
-        "one-at-a-time",
-        "answers PINGs correctly, but serves one client at a time",
-    ),
-    ("panic-on-read", "panics on the first bytes it reads"),
-    ("exit-at-once", "prints an error and exits before listening"),
-    (
-        "wrong-port",
-        "ignores --port and listens on the next port up",
-    ),
-    (
-        "forgets-expiry",
-        "GET and SET right, but SET takes its options (PX, NX, ...) and ignores them",
-    ),
-    (
-        "made-up-htstats",
-        "a std HashMap, with DEBUG HTSTATS 0 figures made up from the key count",
-    ),
-];
+use clap::{Parser, ValueEnum};
 
-/// The modes that speak RESP with a key space.
-const KEY_SPACE_MODES: &[&str] = &["forgets-expiry", "made-up-htstats"];
+/// A server that makes one of the mistakes learners make, on purpose.
+#[derive(Parser)]
+#[command(name = "broken-server")]
+struct Arguments {
+    /// Which mistake it makes.
+    #[arg(long, value_enum)]
+    mode: Mode,
+    /// The port to listen on (as a stage takes it).
+    #[arg(long, default_value_t = 6379)]
+    port: u16,
+}
+
+/// The mistakes, one a mode. `--help` lists them with these words.
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Mode {
+    /// Accepts a connection and closes it straight away.
+    CloseAtOnce,
+    /// Reads everything and never answers.
+    Silent,
+    /// Answers +PONG\n: the \r is missing.
+    NoCrlf,
+    /// Answers $4\r\nPONG\r\n, a bulk string, where a simple string is due.
+    BulkPong,
+    /// Answers every PING twice.
+    DoublePong,
+    /// Answers the first PING, then closes the connection.
+    CloseAfterReply,
+    /// Answers once per read, whatever the read holds.
+    OneReplyPerRead,
+    /// Answers PINGs correctly, but serves one client at a time.
+    OneAtATime,
+    /// Panics on the first bytes it reads.
+    PanicOnRead,
+    /// Prints an error and exits before listening.
+    ExitAtOnce,
+    /// Crashes on the first bytes it reads as a Go program does: the cause
+    /// first, then a hundred lines of goroutine dump.
+    GoCrash,
+    /// Answers PING right, and prints a race detector's warning.
+    WarnsOfRace,
+    /// Ignores --port and listens on the next port up.
+    WrongPort,
+    /// GET and SET right, but SET takes its options (PX, NX, ...) and
+    /// ignores them.
+    ForgetsExpiry,
+    /// A std HashMap, with DEBUG HTSTATS 0 figures made up from the key
+    /// count.
+    MadeUpHtstats,
+    /// Reads RESP a line at a time, as `readline()` does: a bulk string is
+    /// the next line, whatever its declared length, so a value holding
+    /// `\n` answers once and then once more for each line of the value.
+    LineReader,
+}
+
+impl Mode {
+    /// The modes that speak RESP with a key space.
+    fn has_key_space(self) -> bool {
+        matches!(
+            self,
+            Mode::ForgetsExpiry | Mode::MadeUpHtstats | Mode::LineReader
+        )
+    }
+}
 
 const PING: &[u8] = b"*1\r\n$4\r\nPING\r\n";
 
 fn main() {
-    let mut mode = String::new();
-    let mut port: u16 = 6379;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--mode" => mode = args.next().unwrap_or_default(),
-            "--port" => port = args.next().and_then(|p| p.parse().ok()).unwrap_or(port),
-            _ => {}
-        }
-    }
-    if !MODES.iter().any(|(name, _)| *name == mode) {
-        eprintln!("usage: broken-server --mode MODE [--port N]\nmodes:");
-        for (name, what) in MODES {
-            eprintln!("  {name:20} {what}");
-        }
-        std::process::exit(2);
-    }
-    if mode == "exit-at-once" {
+    let Arguments { mode, mut port } = Arguments::parse();
+    if mode == Mode::ExitAtOnce {
         eprintln!("error: could not read the configuration (on purpose)");
         std::process::exit(3);
     }
-    if mode == "wrong-port" {
+    if mode == Mode::WrongPort {
         port = port.wrapping_add(1);
     }
     let listener = match TcpListener::bind(("127.0.0.1", port)) {
@@ -91,27 +98,29 @@ fn main() {
             std::process::exit(1);
         }
     };
-    println!("broken-server ({mode}) listening on 127.0.0.1:{port}");
+    let name = mode
+        .to_possible_value()
+        .map(|value| value.get_name().to_string())
+        .unwrap_or_default();
+    println!("broken-server ({name}) listening on 127.0.0.1:{port}");
     let db = Db::default();
     for stream in listener.incoming().flatten() {
-        if KEY_SPACE_MODES.contains(&mode.as_str()) {
+        if mode.has_key_space() {
             let db = Arc::clone(&db);
-            let mode = mode.clone();
-            std::thread::spawn(move || serve_key_space(stream, &db, &mode));
-        } else if mode == "one-at-a-time" {
-            serve(stream, &mode);
+            std::thread::spawn(move || serve_key_space(stream, &db, mode));
+        } else if mode == Mode::OneAtATime {
+            serve(stream, mode);
         } else {
-            let mode = mode.clone();
-            std::thread::spawn(move || serve(stream, &mode));
+            std::thread::spawn(move || serve(stream, mode));
         }
     }
 }
 
-fn serve(mut stream: TcpStream, mode: &str) {
+fn serve(mut stream: TcpStream, mode: Mode) {
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 4096];
     let mut replies = 0;
-    if mode == "close-at-once" {
+    if mode == Mode::CloseAtOnce {
         return;
     }
     loop {
@@ -120,9 +129,22 @@ fn serve(mut stream: TcpStream, mode: &str) {
             Ok(read) => read,
         };
         match mode {
-            "silent" => continue,
-            "panic-on-read" => panic!("attempt to subtract with overflow (on purpose)"),
-            "one-reply-per-read" => {
+            Mode::Silent => continue,
+            Mode::PanicOnRead => panic!("attempt to subtract with overflow (on purpose)"),
+            Mode::GoCrash => {
+                eprintln!("fatal error: concurrent map iteration and map write (on purpose)\n");
+                eprintln!("goroutine 7 [running]:\nmain.broadcast(0xc000010000)");
+                for frame in 0..105 {
+                    eprintln!("\t/home/learner/server.go:{} +0x{frame:x}", 40 + frame);
+                }
+                std::process::exit(2);
+            }
+            Mode::WarnsOfRace if replies == 0 => {
+                eprintln!("==================\nWARNING: DATA RACE (on purpose)");
+                eprintln!("Write at 0x00c000120000 by goroutine 8:\n  main.serve()");
+                eprintln!("==================");
+            }
+            Mode::OneReplyPerRead => {
                 let _ = stream.write_all(b"+PONG\r\n");
                 continue;
             }
@@ -132,14 +154,14 @@ fn serve(mut stream: TcpStream, mode: &str) {
         while buffer.len() >= PING.len() {
             buffer.drain(..PING.len());
             let reply: &[u8] = match mode {
-                "no-crlf" => b"+PONG\n",
-                "bulk-pong" => b"$4\r\nPONG\r\n",
-                "double-pong" => b"+PONG\r\n+PONG\r\n",
+                Mode::NoCrlf => b"+PONG\n",
+                Mode::BulkPong => b"$4\r\nPONG\r\n",
+                Mode::DoublePong => b"+PONG\r\n+PONG\r\n",
                 _ => b"+PONG\r\n",
             };
             let _ = stream.write_all(reply);
             replies += 1;
-            if mode == "close-after-reply" && replies == 1 {
+            if mode == Mode::CloseAfterReply && replies == 1 {
                 std::thread::sleep(Duration::from_millis(10));
                 return;
             }
@@ -153,7 +175,10 @@ type Db = Arc<Mutex<HashMap<Vec<u8>, (Vec<u8>, bool)>>>;
 
 /// A RESP server with PING, ECHO, GET, SET, DBSIZE, and DEBUG HTSTATS 0
 /// in the mode that makes it up.
-fn serve_key_space(mut stream: TcpStream, db: &Db, mode: &str) {
+fn serve_key_space(mut stream: TcpStream, db: &Db, mode: Mode) {
+    if mode == Mode::LineReader {
+        return serve_lines(stream, db, mode);
+    }
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
     loop {
@@ -168,6 +193,53 @@ fn serve_key_space(mut stream: TcpStream, db: &Db, mode: &str) {
             replies.extend(execute(&args, db, mode));
         }
         if stream.write_all(&replies).is_err() {
+            return;
+        }
+    }
+}
+
+/// The line-based reader: `*N`, then for each argument a `$len` line and
+/// the line after it, taken as the argument whatever `len` says. A line
+/// that is not `*N` where a command should start is an unknown command.
+fn serve_lines(stream: TcpStream, db: &Db, mode: Mode) {
+    use std::io::BufRead;
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let mut reader = std::io::BufReader::new(stream);
+    let mut next_line = move || {
+        let mut line = Vec::new();
+        match reader.read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => None,
+            Ok(_) => {
+                while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                    line.pop();
+                }
+                Some(line)
+            }
+        }
+    };
+    while let Some(line) = next_line() {
+        let count = line
+            .strip_prefix(b"*")
+            .and_then(|n| std::str::from_utf8(n).ok()?.parse::<usize>().ok());
+        let reply = match count {
+            Some(count) => {
+                let mut args = Vec::new();
+                for _ in 0..count {
+                    let (Some(_length), Some(arg)) = (next_line(), next_line()) else {
+                        return;
+                    };
+                    args.push(arg);
+                }
+                execute(&args, db, mode)
+            }
+            None => error(&format!(
+                "unknown command '{}', with args beginning with: ",
+                String::from_utf8_lossy(&line[..line.len().min(20)])
+            )),
+        };
+        if writer.write_all(&reply).is_err() {
             return;
         }
     }
@@ -202,7 +274,7 @@ fn error(text: &str) -> Vec<u8> {
     format!("-ERR {text}\r\n").into_bytes()
 }
 
-fn execute(args: &[Vec<u8>], db: &Db, mode: &str) -> Vec<u8> {
+fn execute(args: &[Vec<u8>], db: &Db, mode: Mode) -> Vec<u8> {
     let name = String::from_utf8_lossy(&args[0]).to_ascii_lowercase();
     let mut db = db.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
     match (name.as_str(), args.len()) {
@@ -229,7 +301,7 @@ fn execute(args: &[Vec<u8>], db: &Db, mode: &str) -> Vec<u8> {
             b"+OK\r\n".to_vec()
         }
         ("dbsize", 1) => format!(":{}\r\n", db.len()).into_bytes(),
-        ("debug", 3) if mode == "made-up-htstats" && args[1].eq_ignore_ascii_case(b"HTSTATS") => {
+        ("debug", 3) if mode == Mode::MadeUpHtstats && args[1].eq_ignore_ascii_case(b"HTSTATS") => {
             let timed = db.values().filter(|(_, timed)| *timed).count();
             bulk(made_up_htstats(db.len(), timed).as_bytes())
         }

@@ -4,9 +4,10 @@
 //! ```text
 //! course start                      # just start: my-server/, registered
 //! course checkpoint N               # just checkpoint N: my-server/ from the stage N builds on
-//! course register [--build CMD] [CMD]   # just register: name your program (any language)
+//! course register [--build CMD] [--watch PATH]... [CMD]
+//!                                   # just register: name your program (any language)
 //! course unregister                 # just unregister
-//! course progress                   # just progress: which stages pass, what next
+//! course progress [--server CMD]    # just progress: which stages pass, what next
 //! course hint N [K]                 # just hint N [K]: stage N's hint K
 //! course watch [N]                  # just watch [N]: test again on every save
 //! ```
@@ -20,48 +21,95 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::{Duration, SystemTime};
 
-use harness::check::{RunSettings, run_stage};
-use harness::learner::{Origin, Registration, choose_server, learner_dir, record_pass};
+use clap::{Parser, Subcommand};
+
+use harness::check::{RunSettings, Stage, run_stage};
+use harness::learner::{Origin, Registration, choose_program, learner_dir, record_pass};
 use harness::random::seed_from_environment;
 use harness::{hints, progress, project, stages};
 
-const USAGE: &str = "\
-course: the course's commands for learners (the `just` recipes call it)
+/// The course's commands for learners (the `just` recipes call them).
+#[derive(Parser)]
+#[command(name = "course")]
+struct Arguments {
+    #[command(subcommand)]
+    command: CourseCommand,
+}
 
-usage:
-  course start                          create my-server/, your own server, and register it
-  course checkpoint N                   start my-server/ again from the reference stage that N
-                                        builds on (N-1, or 4 for the first chat stage; yours is
-                                        moved aside to my-server.before-checkpoint-N/)
-  course register [--build CMD] [--watch PATH]... CMD
-                                        test CMD (any language; `--port N` is added) from now on;
-                                        --build runs once before each test run
-  course register                       show the registered program
-  course unregister                     test the reference stages again
-  course progress [--server CMD]        run the stages in order: which pass, what to do next
-  course hint N [K]                     stage N's hint K (default 1)
-  course watch [N]                      test stage N (default: the first not passed yet) each time
-                                        a file of your program changes";
+#[derive(Subcommand)]
+enum CourseCommand {
+    /// Create my-server/, your own server, and register it.
+    Start,
+    /// Start my-server/ again from the reference stage that N builds on
+    /// (N-1, or 4 for the first chat stage); yours is moved aside to
+    /// my-server.before-checkpoint-N/.
+    Checkpoint {
+        #[arg(value_name = "N", value_parser = stages::from_argument)]
+        stage: &'static Stage,
+    },
+    /// Test CMD (any language; `--port N` is added) from now on. Without
+    /// CMD: show the registered program.
+    Register {
+        /// A command run once before each test run, e.g. `make`.
+        #[arg(long, value_name = "CMD")]
+        build: Option<String>,
+        /// A file or folder whose changes make `just watch` test again
+        /// (default: the folders CMD names).
+        #[arg(long, value_name = "PATH")]
+        watch: Vec<String>,
+        /// The command that runs your program, as one argument or as
+        /// several words; everything after its first word is part of it.
+        #[arg(
+            value_name = "CMD",
+            trailing_var_arg = true,
+            allow_hyphen_values = true
+        )]
+        command: Vec<String>,
+    },
+    /// Test the reference stages again.
+    Unregister,
+    /// Run the stages in order: which pass, what to do next.
+    Progress {
+        /// The program to measure (default: the registered one).
+        #[arg(long, value_name = "CMD")]
+        server: Option<String>,
+    },
+    /// Stage N's hint K (default 1).
+    Hint {
+        #[arg(value_name = "N", value_parser = stages::from_argument)]
+        stage: &'static Stage,
+        #[arg(value_name = "K", value_parser = hint_number)]
+        number: Option<usize>,
+    },
+    /// Test stage N (default: the first not passed yet) each time a file of
+    /// your program changes.
+    Watch {
+        #[arg(value_name = "N", value_parser = stages::from_argument)]
+        stage: Option<&'static Stage>,
+    },
+}
+
+fn hint_number(text: &str) -> Result<usize, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "a hint is a number: 1 for the first".to_string())
+}
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let Some((command, rest)) = args.split_first() else {
-        println!("{USAGE}");
-        return ExitCode::from(2);
-    };
-    let result = match command.as_str() {
-        "start" => no_arguments(rest).and_then(|()| say(project::start(&learner_dir()))),
-        "checkpoint" => checkpoint(rest),
-        "register" => register(rest),
-        "unregister" => no_arguments(rest).and_then(|()| unregister()),
-        "progress" => run_progress(rest),
-        "hint" => hint(rest),
-        "watch" => watch(rest),
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            Ok(ExitCode::SUCCESS)
+    let result = match Arguments::parse().command {
+        CourseCommand::Start => project::start(&learner_dir()).map(print_and_succeed),
+        CourseCommand::Checkpoint { stage } => {
+            project::checkpoint(&learner_dir(), stage).map(print_and_succeed)
         }
-        other => Err(format!("unknown command `{other}`\n\n{USAGE}")),
+        CourseCommand::Register {
+            build,
+            watch,
+            command,
+        } => register(build, watch, &command.join(" ")),
+        CourseCommand::Unregister => unregister(),
+        CourseCommand::Progress { server } => run_progress(server.as_deref()),
+        CourseCommand::Hint { stage, number } => hint(stage, number.unwrap_or(1)),
+        CourseCommand::Watch { stage } => watch(stage),
     };
     match result {
         Ok(code) => code,
@@ -72,55 +120,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn no_arguments(rest: &[String]) -> Result<(), String> {
-    match rest.first() {
-        Some(extra) => Err(format!("unexpected argument `{extra}`")),
-        None => Ok(()),
-    }
+/// Prints what a command did, which went well.
+fn print_and_succeed(message: String) -> ExitCode {
+    println!("{message}");
+    ExitCode::SUCCESS
 }
 
-fn say(result: Result<String, String>) -> Result<ExitCode, String> {
-    println!("{}", result?);
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A stage number from the command line, as a stage.
-fn stage_argument(text: Option<&String>) -> Result<&'static harness::check::Stage, String> {
-    let text = text.ok_or("which stage? e.g. 3")?;
-    let known = || {
-        stages::all()
-            .iter()
-            .map(|stage| stage.number.to_string())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    text.trim()
-        .parse::<u8>()
-        .ok()
-        .and_then(stages::find)
-        .ok_or_else(|| format!("there is no stage `{text}`; the stages are {}", known()))
-}
-
-fn checkpoint(rest: &[String]) -> Result<ExitCode, String> {
-    let stage = stage_argument(rest.first())?;
-    no_arguments(&rest[1..])?;
-    say(project::checkpoint(&learner_dir(), stage))
-}
-
-fn register(rest: &[String]) -> Result<ExitCode, String> {
+fn register(build: Option<String>, watch: Vec<String>, run: &str) -> Result<ExitCode, String> {
     let dir = learner_dir();
-    let mut build = None;
-    let mut watch = Vec::new();
-    let mut words = Vec::new();
-    let mut args = rest.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--build" => build = Some(args.next().ok_or("--build needs a command")?.clone()),
-            "--watch" => watch.push(args.next().ok_or("--watch needs a path")?.clone()),
-            _ => words.push(arg.clone()),
-        }
-    }
-    let run = words.join(" ");
     if run.trim().is_empty() {
         if build.is_some() || !watch.is_empty() {
             return Err("--build and --watch go with the command that runs your program".into());
@@ -138,7 +145,7 @@ fn register(rest: &[String]) -> Result<ExitCode, String> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let mut registration = Registration::for_command(&run, build.as_deref(), &dir);
+    let mut registration = Registration::for_command(run, build.as_deref(), &dir);
     if !watch.is_empty() {
         registration.watch = watch;
     }
@@ -166,55 +173,37 @@ fn unregister() -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn run_progress(rest: &[String]) -> Result<ExitCode, String> {
-    let mut given = None;
-    let mut args = rest.iter();
-    while let Some(arg) = args.next() {
-        match arg.as_str() {
-            "--server" => given = Some(args.next().ok_or("--server needs a command")?.clone()),
-            other => return Err(format!("unexpected argument `{other}`")),
-        }
-    }
-    let chosen = choose_server(given.as_deref(), stages::all()[0].reference())?;
-    if chosen.origin == Origin::Reference {
+fn run_progress(given: Option<&str>) -> Result<ExitCode, String> {
+    let program = choose_program(given, stages::all()[0].reference())?;
+    if program.origin == Origin::Reference {
         println!(
             "No program of yours to measure: `just start` creates one, `just register CMD` names \
              one (any language), and `just progress` then shows how far it gets."
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if let Err(problem) = chosen.prepare() {
+    if let Err(problem) = program.prepare() {
         println!("{problem}");
         return Ok(ExitCode::FAILURE);
     }
     let seed = seed_from_environment()?;
-    progress::report(&chosen, seed, &mut std::io::stdout());
+    progress::report(&program, seed, &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
 }
 
-fn hint(rest: &[String]) -> Result<ExitCode, String> {
-    let stage = stage_argument(rest.first())?;
+fn hint(stage: &Stage, number: usize) -> Result<ExitCode, String> {
     let found = hints::load(stage)?;
-    let number = match rest.get(1) {
-        None => 1,
-        Some(text) => text
-            .trim()
-            .parse::<usize>()
-            .ok()
-            .filter(|number| (1..=found.len()).contains(number))
-            .ok_or_else(|| {
-                format!(
-                    "stage {} has hints 1 to {}; `{text}` is not one of them",
-                    stage.number,
-                    found.len()
-                )
-            })?,
-    };
-    no_arguments(rest.get(2..).unwrap_or_default())?;
-    let chosen = &found[number - 1];
+    if !(1..=found.len()).contains(&number) {
+        return Err(format!(
+            "stage {} has hints 1 to {}; `{number}` is not one of them",
+            stage.number,
+            found.len()
+        ));
+    }
+    let selected = &found[number - 1];
     println!(
         "Stage {} ({}), {}\n\n{}\n",
-        stage.number, stage.summary, chosen.label, chosen.text
+        stage.number, stage.summary, selected.label, selected.text
     );
     if number < found.len() {
         println!(
@@ -236,12 +225,7 @@ fn hint(rest: &[String]) -> Result<ExitCode, String> {
 /// Tests one stage (given, or the one `just progress` says is next), then
 /// waits for a file of the learner's program to change and tests again;
 /// moves on to the next stage once one passes.
-fn watch(rest: &[String]) -> Result<ExitCode, String> {
-    let given = rest
-        .first()
-        .map(|text| stage_argument(Some(text)))
-        .transpose()?;
-    no_arguments(rest.get(1..).unwrap_or_default())?;
+fn watch(given: Option<&'static Stage>) -> Result<ExitCode, String> {
     let dir = learner_dir();
     let registration = Registration::load(&dir)?.ok_or(
         "`just watch` tests your registered program: `just start` creates one, `just register \
@@ -252,13 +236,13 @@ fn watch(rest: &[String]) -> Result<ExitCode, String> {
             "the registration names no files to watch: `just register --watch FOLDER CMD`".into(),
         );
     }
-    let chosen = choose_server(None, stages::all()[0].reference())?;
+    let program = choose_program(None, stages::all()[0].reference())?;
     let mut stage = match given {
         Some(stage) => stage,
         None => {
             // Where the learner is: what `just progress` says is next.
-            chosen.prepare()?;
-            let next = progress::report(&chosen, seed_from_environment()?, &mut std::io::stdout());
+            program.prepare()?;
+            let next = progress::report(&program, seed_from_environment()?, &mut std::io::stdout());
             next.and_then(stages::find)
                 .unwrap_or(stages::all()[stages::all().len() - 1])
         }
@@ -270,7 +254,7 @@ fn watch(rest: &[String]) -> Result<ExitCode, String> {
         .collect();
     loop {
         println!("\n=== stage {}: {} ===", stage.number, stage.summary);
-        let prepared = chosen.prepare();
+        let prepared = program.prepare();
         // After the build (whose output may be among the watched files), and
         // before the checks, so that a save while they run counts.
         let seen = snapshot(&paths);
@@ -282,13 +266,13 @@ fn watch(rest: &[String]) -> Result<ExitCode, String> {
             Ok(()) => {
                 let seed = seed_from_environment()?;
                 let settings = RunSettings::new(
-                    chosen.spec.clone(),
+                    program.spec.clone(),
                     seed,
                     format!("just test-stage {}", stage.number),
                 );
                 let result = run_stage(stage, &settings, &mut std::io::stdout());
                 if result.passed() {
-                    record_pass(&chosen, stage);
+                    record_pass(&program, stage);
                 }
                 result.passed()
             }

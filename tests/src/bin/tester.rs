@@ -12,78 +12,49 @@
 use std::io::Write;
 use std::process::ExitCode;
 
+use clap::{ArgGroup, Parser};
+
 use harness::check::{RunSettings, Stage, run_stage};
-use harness::learner::{Origin, REFERENCE_KEYWORD, choose_server, record_pass, shell_quote};
+use harness::learner::{Origin, REFERENCE_KEYWORD, choose_program, record_pass};
 use harness::random::{SEED_VARIABLE, seed_from_environment};
+use harness::server::shell_quote;
 use harness::stages;
 
-const USAGE: &str = "\
-tester: runs the course's checks against a server
-
-usage: tester (--stage N | --upto N) [--server COMMAND] [--seed N]
-  --stage N          run stage N's checks
-  --upto N           run the checks of stages 1 to N that apply to stage N (all
-                     of them, until stage 11 changes the protocol), in order,
-                     stopping at the first stage that fails
-  --server COMMAND   the program to test, as a shell command; the tester adds
-                     `--port N` to it. Default: $COURSE_SERVER, or else the
-                     program registered in .course/server (`just start`,
-                     `just register`), or else the reference stage N.
-                     `--server reference` tests the reference stage N.
-  --seed N           the seed for random values (default: $COURSE_SEED, or a
-                     new one, printed)
-  --list             list the stages and their checks";
-
-struct Options {
-    stage: u8,
-    upto: bool,
+/// Runs the course's checks against a server: the reference stage, or your
+/// own program in any language.
+#[derive(Parser)]
+#[command(
+    name = "tester",
+    group(ArgGroup::new("which").required(true).args(["stage", "upto", "list"]))
+)]
+struct Arguments {
+    /// Run stage N's checks.
+    #[arg(long, value_name = "N", value_parser = stages::from_argument)]
+    stage: Option<&'static Stage>,
+    /// Run the checks of stages 1 to N that apply to stage N (all of them,
+    /// until stage 11 changes the protocol), in order, stopping at the first
+    /// stage that fails.
+    #[arg(long, value_name = "N", value_parser = stages::from_argument)]
+    upto: Option<&'static Stage>,
+    /// The program to test, as a shell command; the tester adds `--port N`
+    /// to it. Default: $COURSE_SERVER, or else the program registered in
+    /// .course/server (`just start`, `just register`), or else the reference
+    /// stage N. `--server reference` tests the reference stage N.
+    #[arg(long, value_name = "COMMAND")]
     server: Option<String>,
+    /// The seed for random values (default: $COURSE_SEED, or a new one,
+    /// printed).
+    #[arg(long, value_name = "N", value_parser = seed_argument)]
     seed: Option<u64>,
+    /// List the stages and their checks.
+    #[arg(long)]
+    list: bool,
 }
 
-fn parse_options() -> Result<Option<Options>, String> {
-    let mut stage = None;
-    let mut upto = false;
-    let mut server = None;
-    let mut seed = None;
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| args.next().ok_or(format!("{name} needs a value"));
-        match arg.as_str() {
-            "--stage" | "--upto" => {
-                upto = arg == "--upto";
-                let text = value(&arg)?;
-                stage = Some(
-                    text.parse::<u8>()
-                        .map_err(|_| format!("{arg} {text}: a stage is a number, e.g. 3"))?,
-                );
-            }
-            "--server" => server = Some(value("--server")?),
-            "--seed" => {
-                let text = value("--seed")?;
-                seed = Some(
-                    text.parse()
-                        .map_err(|_| format!("--seed {text}: a seed is a whole number"))?,
-                );
-            }
-            "--list" => {
-                list();
-                return Ok(None);
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(None);
-            }
-            _ => return Err(format!("unknown option '{arg}'")),
-        }
-    }
-    let stage = stage.ok_or("say which stage: --stage N or --upto N")?;
-    Ok(Some(Options {
-        stage,
-        upto,
-        server,
-        seed,
-    }))
+fn seed_argument(text: &str) -> Result<u64, String> {
+    text.trim()
+        .parse()
+        .map_err(|_| "a seed is a whole number".to_string())
 }
 
 fn list() {
@@ -96,24 +67,18 @@ fn list() {
 }
 
 fn main() -> ExitCode {
-    let options = match parse_options() {
-        Ok(Some(options)) => options,
-        Ok(None) => return ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("tester: {message}\n\n{USAGE}");
-            return ExitCode::from(2);
+    let arguments = Arguments::parse();
+    let (last, upto) = match (arguments.stage, arguments.upto) {
+        (Some(stage), _) => (stage, false),
+        (None, Some(stage)) => (stage, true),
+        // The only other way past clap: --list.
+        (None, None) => {
+            debug_assert!(arguments.list);
+            list();
+            return ExitCode::SUCCESS;
         }
     };
-    let Some(last) = stages::find(options.stage) else {
-        let known: Vec<String> = stages::all().iter().map(|s| s.number.to_string()).collect();
-        eprintln!(
-            "tester: there is no stage {}; the stages are {}",
-            options.stage,
-            known.join(", ")
-        );
-        return ExitCode::from(2);
-    };
-    let seed = match options.seed.map(Ok).unwrap_or_else(seed_from_environment) {
+    let seed = match arguments.seed.map(Ok).unwrap_or_else(seed_from_environment) {
         Ok(seed) => seed,
         Err(message) => {
             eprintln!("tester: {message}");
@@ -122,37 +87,33 @@ fn main() -> ExitCode {
     };
     // An empty --server (what `just test-stage 3` passes when no command is
     // given) means "not given".
-    let chosen = match choose_server(options.server.as_deref(), last.reference()) {
-        Ok(chosen) => chosen,
+    let program = match choose_program(arguments.server.as_deref(), last.reference()) {
+        Ok(program) => program,
         Err(problem) => {
             eprintln!("tester: {problem}");
             return ExitCode::from(2);
         }
     };
-    let recipe = if options.upto {
-        "test-upto"
-    } else {
-        "test-stage"
-    };
-    let rerun = match (&chosen.origin, options.server.as_deref().map(str::trim)) {
+    let recipe = if upto { "test-upto" } else { "test-stage" };
+    let rerun = match (&program.origin, arguments.server.as_deref().map(str::trim)) {
         (Origin::Given, Some(command)) => {
-            format!("just {recipe} {} {}", options.stage, shell_quote(command))
+            format!("just {recipe} {} {}", last.number, shell_quote(command))
         }
         (Origin::Reference, Some(REFERENCE_KEYWORD)) => {
-            format!("just {recipe} {} {REFERENCE_KEYWORD}", options.stage)
+            format!("just {recipe} {} {REFERENCE_KEYWORD}", last.number)
         }
-        _ => format!("just {recipe} {}", options.stage),
+        _ => format!("just {recipe} {}", last.number),
     };
-    let _ = writeln!(std::io::stdout(), "Testing {}", chosen.describe());
-    if let Err(problem) = chosen.prepare() {
+    let _ = writeln!(std::io::stdout(), "Testing {}", program.describe());
+    if let Err(problem) = program.prepare() {
         println!("\n{problem}");
         return ExitCode::FAILURE;
     }
-    let server = chosen.spec.clone();
+    let server = program.spec.clone();
     let settings = RunSettings::new(server, seed, rerun);
     // --upto N: the earlier stages whose checks stage N must still pass
     // (all of them until the protocol changes), then stage N.
-    let selected: Vec<&Stage> = if options.upto {
+    let selected: Vec<&Stage> = if upto {
         stages::all()
             .iter()
             .copied()
@@ -170,11 +131,8 @@ fn main() -> ExitCode {
     for (i, stage) in selected.iter().enumerate() {
         let result = run_stage(stage, &settings, &mut out);
         let total = result.checks.len();
-        let not_run = result
-            .failures()
-            .filter(|(_, report)| report.text.is_empty())
-            .count();
-        let failed = result.failures().count() - not_run;
+        let not_run = result.not_run();
+        let failed = result.failures().count();
         if failed > 0 {
             let not_run = if not_run > 0 {
                 format!(" ({not_run} not run)")
@@ -196,7 +154,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
         let _ = writeln!(out, "Stage {}: all {total} checks passed.\n", stage.number);
-        record_pass(&chosen, stage);
+        record_pass(&program, stage);
     }
     ExitCode::SUCCESS
 }

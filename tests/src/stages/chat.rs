@@ -1,4 +1,4 @@
-//! What the checks of the chat stages (12 to 14) share: joining, saying a
+//! What the checks of the chat stages (12 to 14) share: joining, sending a
 //! line, and reading past the notices of a later stage. Stage 14 tells
 //! everyone who joins and who leaves, and the checks of stages 12 and 13
 //! must pass against it too, so theirs skip `* NICK joined` and
@@ -13,7 +13,7 @@ pub fn line(text: impl AsRef<[u8]>) -> Line {
 }
 
 /// Sends a line (with its `\n`).
-pub fn say(client: &mut Client, text: &str) -> Result<(), Failure> {
+pub fn send_line(client: &mut Client, text: &str) -> Result<(), Failure> {
     client.send(format!("{text}\n").as_bytes())
 }
 
@@ -35,7 +35,7 @@ fn is_welcome(line: &Line) -> bool {
 pub fn join(context: &mut Context) -> Result<(Client, String), Failure> {
     let mut client = context.connect()?;
     let welcome = client
-        .expect_such("the welcome line, \"Welcome, user<N>! ...\"", is_welcome)
+        .expect_matching("the welcome line, \"Welcome, user<N>! ...\"", is_welcome)
         .map_err(|failure| {
             failure.explain(
                 "On connect, the server first sends a welcome line that starts with \
@@ -55,7 +55,7 @@ pub fn is_presence_notice(line: &Line) -> bool {
 /// Expects `expected` as the next line but for presence notices.
 pub fn expect_line(client: &mut Client, expected: &Line) -> Result<(), Failure> {
     while client
-        .expect_such("a notice of who joined or left", is_presence_notice)
+        .expect_matching("a notice of who joined or left", is_presence_notice)
         .is_ok()
     {}
     client.expect(expected)
@@ -72,7 +72,7 @@ pub fn join_named(context: &mut Context, count: usize) -> Result<Vec<(Client, St
     for i in 0..count {
         let new = format!("{}{i}", context.rng.word());
         let old = std::mem::replace(&mut clients[i].1, new.clone());
-        say(&mut clients[i].0, &format!("/nick {new}"))?;
+        send_line(&mut clients[i].0, &format!("/nick {new}"))?;
         expect_line(&mut clients[i].0, &line(format!("* you are now {new}"))).map_err(
             |failure| failure.explain(format!("`/nick {new}` answers: * you are now {new}")),
         )?;

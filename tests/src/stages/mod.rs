@@ -17,6 +17,7 @@ pub mod stage_11_binary_protocol;
 pub mod stage_12_chat_broadcast;
 pub mod stage_13_chat_slow_clients;
 pub mod stage_14_chat_presence;
+pub mod stage_15_pub_sub;
 pub mod stage_16_sets;
 pub mod stage_17_sorted_sets;
 
@@ -42,6 +43,7 @@ static ALL: &[&Stage] = &[
     &stage_12_chat_broadcast::STAGE,
     &stage_13_chat_slow_clients::STAGE,
     &stage_14_chat_presence::STAGE,
+    &stage_15_pub_sub::STAGE,
     &stage_16_sets::STAGE,
     &stage_17_sorted_sets::STAGE,
 ];
@@ -54,6 +56,22 @@ pub fn all() -> &'static [&'static Stage] {
 /// Stage `number`, or `None` when there is no such stage.
 pub fn find(number: u8) -> Option<&'static Stage> {
     all().iter().copied().find(|stage| stage.number == number)
+}
+
+/// The stage a command line names (`--stage 3`, `just hint 3`), or what is
+/// wrong with the name, in words for the learner.
+pub fn from_argument(text: &str) -> Result<&'static Stage, String> {
+    let number: u8 = text
+        .trim()
+        .parse()
+        .map_err(|_| "a stage is a number, e.g. 3".to_string())?;
+    find(number).ok_or_else(|| {
+        let known: Vec<String> = all().iter().map(|stage| stage.number.to_string()).collect();
+        format!(
+            "there is no stage `{number}`; the stages are {}",
+            known.join(", ")
+        )
+    })
 }
 
 /// `PING` as redis-cli sends it: `*1\r\n$4\r\nPING\r\n`.

@@ -281,7 +281,7 @@ fn protocol_errors_close_the_connection(context: &mut Context) -> Result<(), Fai
             ))
         };
         client
-            .expect_such(
+            .expect_matching(
                 "an error reply starting with ERR Protocol error",
                 is_protocol_error,
             )

@@ -382,7 +382,8 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
                     "Redis reads all of SET's options first (a word it does not know, a repeated \
                      or conflicting option, or an option missing its number is a syntax error), \
                      then the number: not an integer, then not a time it can keep (0, negative, \
-                     or past the end of its clock).",
+                     or past the end of its clock: for `EX 9223372036854775`, now + \
+                     9223372036854775000 ms overflows a 64-bit count of milliseconds since 1970).",
                 )
             })?;
         client.command(&[b"PING"], &Reply::simple("PONG"))?;

@@ -366,11 +366,11 @@ fn answers_client_handshakes(context: &mut Context) -> Result<(), Failure> {
     }
     client.send(&resp::command(&[b"COMMAND", b"DOCS"]))?;
     client
-        .expect_such("an array", |reply: &Reply| matches!(reply, Reply::Array(_)))
+        .expect_matching("an array", |reply: &Reply| matches!(reply, Reply::Array(_)))
         .map_err(explain)?;
     client.send(&resp::command(&[b"COMMAND", b"COUNT"]))?;
     client
-        .expect_such(
+        .expect_matching(
             "an integer",
             |reply: &Reply| matches!(reply, Reply::Integer(n) if *n >= 0),
         )

@@ -74,7 +74,7 @@ fn htstats_command() -> Vec<u8> {
 
 /// `DEBUG HTSTATS 0`'s text, as a report shows it: each line after a `|`,
 /// so that its leading spaces show.
-fn shown(text: &[u8]) -> String {
+fn htstats_block(text: &[u8]) -> String {
     let mut block = "htstats:  DEBUG HTSTATS 0 answered:".to_string();
     for line in String::from_utf8_lossy(text)
         .trim_end_matches('\n')
@@ -89,7 +89,7 @@ fn shown(text: &[u8]) -> String {
 /// Reads the reply to a `DEBUG HTSTATS 0` already sent: the figures, and
 /// the text they were read from.
 pub fn read_stats(client: &mut Client) -> Result<(HtStats, Vec<u8>), Failure> {
-    let reply = client.expect_such("the bulk string of DEBUG HTSTATS 0", |_: &Reply| true)?;
+    let reply = client.expect_matching("the bulk string of DEBUG HTSTATS 0", |_: &Reply| true)?;
     let text = match reply {
         Reply::Bulk(text) => text,
         other => {
@@ -110,7 +110,7 @@ pub fn read_stats(client: &mut Client) -> Result<(HtStats, Vec<u8>), Failure> {
              found {}",
             error.line, error.expected, error.found
         ))
-        .block(shown(&text))
+        .block(htstats_block(&text))
         .hint(
             "Each table's block is `Hash table <n> stats (<role>):` then ` table size: `, \
              ` number of elements: `, ` different slots: `, ` max chain length: `, the two \
@@ -129,7 +129,7 @@ pub fn read_stats(client: &mut Client) -> Result<(HtStats, Vec<u8>), Failure> {
                 return Err(Failure::new(format!(
                     "DEBUG HTSTATS 0's figures for {name} do not add up: {why}"
                 ))
-                .block(shown(&text))
+                .block(htstats_block(&text))
                 .hint(format!(
                     "The figures are counted from the table itself: walk its buckets, count \
                      each chain's length, and print what you counted. Figures made up to look \
@@ -142,7 +142,7 @@ pub fn read_stats(client: &mut Client) -> Result<(HtStats, Vec<u8>), Failure> {
 }
 
 /// Sends `DEBUG HTSTATS 0` and reads its reply.
-pub fn look(client: &mut Client) -> Result<(HtStats, Vec<u8>), Failure> {
+pub fn ask_htstats(client: &mut Client) -> Result<(HtStats, Vec<u8>), Failure> {
     client.send(&htstats_command())?;
     read_stats(client)
 }
@@ -158,7 +158,7 @@ pub fn size_for(keys: u64) -> u64 {
 fn check_growth(name: &str, dictionary: &Dictionary, text: &[u8]) -> Result<(), Failure> {
     let keys = dictionary.elements();
     let failure = |problem: String| {
-        Failure::new(problem).block(shown(text)).hint(
+        Failure::new(problem).block(htstats_block(text)).hint(
             "Redis's table starts with 4 slots. When a key is added to a full table (as many \
              keys as slots), a table twice as big is made and the keys start moving to it; \
              while they move, no other table is made.",
@@ -246,10 +246,14 @@ impl Keys {
 
 /// Drives a rehash in progress to its end with GETs, 64 to a write, and
 /// returns the table at rest.
-pub(super) fn settle(client: &mut Client, keys: &Keys, rng: &mut Rng) -> Result<HtStats, Failure> {
+pub(super) fn finish_rehash(
+    client: &mut Client,
+    keys: &Keys,
+    rng: &mut Rng,
+) -> Result<HtStats, Failure> {
     let mut sent = 0;
     loop {
-        let (stats, text) = look(client)?;
+        let (stats, text) = ask_htstats(client)?;
         if !stats.keys.rehashing() {
             return Ok(stats);
         }
@@ -258,7 +262,7 @@ pub(super) fn settle(client: &mut Client, keys: &Keys, rng: &mut Rng) -> Result<
             return Err(Failure::new(format!(
                 "a rehash from {old_size} slots was still going after {sent} GETs"
             ))
-            .block(shown(&text))
+            .block(htstats_block(&text))
             .hint(REHASH_STEP));
         }
         keys.get_some(client, rng, 64)?;
@@ -281,7 +285,7 @@ fn add_to_full_table(
     size: u64,
 ) -> Result<(HtStats, Vec<u8>), Failure> {
     keys.fill_to(client, size)?;
-    let at_rest = settle(client, keys, rng)?;
+    let at_rest = finish_rehash(client, keys, rng)?;
     if at_rest.keys.size() != size || at_rest.keys.elements() != size {
         return Err(Failure::new(format!(
             "{size} keys (DBSIZE {size}) in a table of {} slots holding {} elements, where \
@@ -305,7 +309,7 @@ fn add_to_full_table(
             size + 1,
             after.keys.elements()
         ))
-        .block(shown(&text))
+        .block(htstats_block(&text))
         .hint("Every key is in exactly one of the two tables: count them in both."));
     }
     Ok((after, text))
@@ -334,10 +338,10 @@ fn prints_the_tables_as_redis(context: &mut Context) -> Result<(), Failure> {
              \"No stats available for empty dictionaries\".",
         ))
     };
-    let (_, text) = look(&mut client)?;
+    let (_, text) = ask_htstats(&mut client)?;
     compare(htstats::EMPTY_DATABASE, &text, "with no keys")?;
     client.command(&[b"SET", key.as_bytes(), b"v"], &ok())?;
-    let (_, text) = look(&mut client)?;
+    let (_, text) = ask_htstats(&mut client)?;
     let one_key = htstats::render_table(0, &htstats::one_key(4));
     let no_expires = "[Expires HT]\nHash table 0 stats (main hash table):\n\
                       No stats available for empty dictionaries\n";
@@ -347,13 +351,13 @@ fn prints_the_tables_as_redis(context: &mut Context) -> Result<(), Failure> {
         "after one SET",
     )?;
     client.command(&[b"SET", timed.as_bytes(), b"v", b"EX", b"1000"], &ok())?;
-    let (stats, text) = look(&mut client)?;
+    let (stats, text) = ask_htstats(&mut client)?;
     if stats.keys.elements() != 2 || stats.keys.size() != 4 || stats.keys.rehashing() {
         return Err(Failure::new(
             "after a second SET, DEBUG HTSTATS 0 does not show 2 elements in a table of 4 slots"
                 .to_string(),
         )
-        .block(shown(&text)));
+        .block(htstats_block(&text)));
     }
     let expires_start = text
         .windows(b"[Expires HT]".len())
@@ -407,7 +411,7 @@ fn grows_in_powers_of_two(context: &mut Context) -> Result<(), Failure> {
         let (stats, text) = read_stats(&mut client)?;
         client.expect(&Reply::Integer(added as i64))?;
         let explain = |problem: String| {
-            Failure::new(problem).block(shown(&text)).hint(
+            Failure::new(problem).block(htstats_block(&text)).hint(
                 "number of elements is the keys in that table: the two tables of a rehash hold \
                  every key once between them, and [Expires HT] holds the keys that have an \
                  expiry time.",
@@ -442,10 +446,10 @@ fn keys_spread_over_the_slots(context: &mut Context) -> Result<(), Failure> {
     let mut client = context.connect()?;
     keys.fill_to(&mut client, count)?;
     keys.get_some(&mut client, &mut context.rng, 64)?;
-    settle(&mut client, &keys, &mut context.rng)?;
+    finish_rehash(&mut client, &keys, &mut context.rng)?;
     // Nothing changes between two looks: the same text twice.
-    let (stats, text) = look(&mut client)?;
-    let (_, again) = look(&mut client)?;
+    let (stats, text) = ask_htstats(&mut client)?;
+    let (_, again) = ask_htstats(&mut client)?;
     if again != text {
         return Err(Failure::new(
             "DEBUG HTSTATS 0 answered differently twice in a row, with no command between"
@@ -467,7 +471,7 @@ fn keys_spread_over_the_slots(context: &mut Context) -> Result<(), Failure> {
             "{count} keys at rest in a table of {} slots, where Redis's table has 1024",
             stats.keys.size()
         ))
-        .block(shown(&text)));
+        .block(htstats_block(&text)));
     };
     // With n keys hashed at random into m slots, the slots in use are
     // m (1 - (1 - 1/m)^n) on average, give or take a few tens: far fewer
@@ -485,7 +489,7 @@ fn keys_spread_over_the_slots(context: &mut Context) -> Result<(), Failure> {
             expected - spread,
             expected + spread
         ))
-        .block(shown(&text))
+        .block(htstats_block(&text))
         .hint(if table.slots as f64 > expected {
             format!(
                 "Fewer keys share a slot than chance allows: the figures are not counted from \
@@ -549,7 +553,7 @@ fn a_full_table_starts_a_rehash(context: &mut Context) -> Result<(), Failure> {
             main.as_ref().map_or(0, |table| table.size)
         ),
     };
-    Err(Failure::new(problem).block(shown(&text)).hint(
+    Err(Failure::new(problem).block(htstats_block(&text)).hint(
         "When a key is added to a full table, make a second table twice the size and start \
          moving keys into it: DEBUG HTSTATS 0 then shows `Hash table 1 stats (rehashing \
          target):`. Moving every key at once would stall every client for as long as that \
@@ -566,18 +570,20 @@ fn the_rehash_is_gradual(context: &mut Context) -> Result<(), Failure> {
     for attempt in 1..=3 {
         let (after, text) = add_to_full_table(&mut client, &mut keys, &mut rng, size)?;
         let problem = match follow_the_next_commands(&mut client, &keys, &mut rng, size, after)? {
-            Followed::Gradual => return client.expect_nothing_more(),
-            Followed::NoRehash => format!(
+            RehashSeen::Gradual => return client.expect_nothing_more(),
+            RehashSeen::NoRehash => format!(
                 "three times (the last with a full table of {size} slots), a key added to a \
                  full table left no rehash in progress to be seen"
             ),
-            Followed::EndedEarly => format!(
+            RehashSeen::EndedEarly => format!(
                 "three times (the last with a table of {size} slots), the rehash had ended \
                  within 3 commands after it began: it moves too much at once"
             ),
         };
         if attempt == 3 {
-            return Err(Failure::new(problem).block(shown(&text)).hint(REHASH_STEP));
+            return Err(Failure::new(problem)
+                .block(htstats_block(&text))
+                .hint(REHASH_STEP));
         }
         size *= 2;
     }
@@ -585,7 +591,7 @@ fn the_rehash_is_gradual(context: &mut Context) -> Result<(), Failure> {
 }
 
 /// What the commands after a key was added to a full table saw.
-enum Followed {
+enum RehashSeen {
     /// A rehash, both tables holding keys each time, the old one emptying.
     Gradual,
     /// No rehash right after the key was added.
@@ -602,9 +608,9 @@ fn follow_the_next_commands(
     rng: &mut Rng,
     size: u64,
     after: HtStats,
-) -> Result<Followed, Failure> {
+) -> Result<RehashSeen, Failure> {
     if !after.keys.rehashing() {
-        return Ok(Followed::NoRehash);
+        return Ok(RehashSeen::NoRehash);
     }
     let mut bytes = Vec::new();
     for _ in 0..3 {
@@ -627,7 +633,7 @@ fn follow_the_next_commands(
     for pair in looks.windows(2) {
         let ((before, _), (now, now_text)) = (&pair[0], &pair[1]);
         if !now.keys.rehashing() {
-            return Ok(Followed::EndedEarly);
+            return Ok(RehashSeen::EndedEarly);
         }
         let (old_before, new_before) = elements(before);
         let (old_now, new_now) = elements(now);
@@ -638,7 +644,7 @@ fn follow_the_next_commands(
                  {} keys in all)",
                 size + 1
             ))
-            .block(shown(now_text))
+            .block(htstats_block(now_text))
             .hint(
                 "Keys move one way only, from the old table to the new one, and a SET that \
                  replaces a value changes no count.",
@@ -652,10 +658,10 @@ fn follow_the_next_commands(
             "3 commands after the rehash began, the old table still held all of its \
              {first_old} keys"
         ))
-        .block(shown(&looks[3].1))
+        .block(htstats_block(&looks[3].1))
         .hint(REHASH_STEP));
     }
-    Ok(Followed::Gradual)
+    Ok(RehashSeen::Gradual)
 }
 
 fn the_rehash_ends_within_a_bound(context: &mut Context) -> Result<(), Failure> {
@@ -672,7 +678,7 @@ fn the_rehash_ends_within_a_bound(context: &mut Context) -> Result<(), Failure> 
         keys.get_some(&mut client, &mut context.rng, batch)?;
         sent += batch;
     }
-    let (stats, text) = look(&mut client)?;
+    let (stats, text) = ask_htstats(&mut client)?;
     if stats.keys.rehashing() || stats.keys.size() != 2 * size {
         return Err(Failure::new(format!(
             "{size} GETs after a key was added to a full table of {size} slots, {}",
@@ -689,7 +695,7 @@ fn the_rehash_ends_within_a_bound(context: &mut Context) -> Result<(), Failure> 
                 )
             }
         ))
-        .block(shown(&text))
+        .block(htstats_block(&text))
         .hint(REHASH_STEP));
     }
     client.expect_nothing_more()
@@ -707,7 +713,7 @@ fn the_rehash_ends_when_idle(context: &mut Context) -> Result<(), Failure> {
     let deadline = Instant::now() + Duration::from_secs(3);
     loop {
         std::thread::sleep(Duration::from_millis(200));
-        let (stats, text) = look(&mut client)?;
+        let (stats, text) = ask_htstats(&mut client)?;
         if !stats.keys.rehashing() {
             if stats.keys.size() != 2 * size || stats.keys.elements() != size + 1 {
                 return Err(Failure::new(format!(
@@ -718,7 +724,7 @@ fn the_rehash_ends_when_idle(context: &mut Context) -> Result<(), Failure> {
                     2 * size,
                     size + 1
                 ))
-                .block(shown(&text)));
+                .block(htstats_block(&text)));
             }
             return client.expect_nothing_more();
         }
@@ -729,7 +735,7 @@ fn the_rehash_ends_when_idle(context: &mut Context) -> Result<(), Failure> {
                  table",
                 stats.keys.main.as_ref().map_or(0, |t| t.elements)
             ))
-            .block(shown(&text))
+            .block(htstats_block(&text))
             .hint(
                 "A rehash that moves only with commands never ends on an idle server, which \
                  then holds two tables' memory. Redis also moves buckets from a timer (1 ms \
@@ -785,7 +791,7 @@ fn keys_are_found_during_a_rehash(context: &mut Context) -> Result<(), Failure> 
         )
     })?;
     keys.count = total + 5;
-    let at_rest = settle(&mut client, &keys, &mut rng)?;
+    let at_rest = finish_rehash(&mut client, &keys, &mut rng)?;
     if at_rest.keys.elements() != keys.count {
         return Err(Failure::new(format!(
             "after the rehash, the table holds {} elements; {} keys were set",

@@ -71,7 +71,7 @@ fn call(client: &mut Client, strings: &[&[u8]], expected: &Value) -> Result<(), 
     client.expect(expected)
 }
 
-fn any_err(value: &Value) -> bool {
+fn is_error_value(value: &Value) -> bool {
     matches!(value, Value::Err(_))
 }
 
@@ -128,7 +128,7 @@ fn every_type(context: &mut Context) -> Result<(), Failure> {
         &Value::Arr(vec![]),
     )?;
     client.send(&binary::request(&[b"get"]))?;
-    client.expect_such("an ERR value", any_err)?;
+    client.expect_matching("an ERR value", is_error_value)?;
     client.expect_nothing_more()
 }
 
@@ -156,7 +156,7 @@ fn command_errors(context: &mut Context) -> Result<(), Failure> {
     ] {
         client.send(&binary::request(&request))?;
         client
-            .expect_such("an ERR value", any_err)
+            .expect_matching("an ERR value", is_error_value)
             .map_err(explain)?;
         call(&mut client, &[b"ping"], &Value::str("PONG")).map_err(explain)?;
     }
@@ -167,7 +167,7 @@ fn zero_strings(context: &mut Context) -> Result<(), Failure> {
     let mut client = context.connect()?;
     client.send(&binary::request(&[]))?;
     client
-        .expect_such("an ERR value", any_err)
+        .expect_matching("an ERR value", is_error_value)
         .map_err(|failure| {
             failure.explain(
                 "The message | 0 0 0 1 | 0 | is well formed: a count of zero strings, no command. \
@@ -258,7 +258,7 @@ fn too_long(context: &mut Context) -> Result<(), Failure> {
         )
     };
     client
-        .expect_such("an ERR value", any_err)
+        .expect_matching("an ERR value", is_error_value)
         .map_err(explain)?;
     client.expect_closed().map_err(explain)?;
     if let (Some(before), Some(after)) = (before, context.server.memory_kib()) {
@@ -302,7 +302,7 @@ fn malformed_messages(context: &mut Context) -> Result<(), Failure> {
             ))
         };
         client
-            .expect_such("an ERR value", any_err)
+            .expect_matching("an ERR value", is_error_value)
             .map_err(explain)?;
         client.expect_closed().map_err(explain)?;
     }

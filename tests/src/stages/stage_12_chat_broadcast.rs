@@ -4,7 +4,7 @@
 
 use std::time::{Duration, Instant};
 
-use super::chat::{expect_line, is_presence_notice, join, join_named, line, say};
+use super::chat::{expect_line, is_presence_notice, join, join_named, line, send_line};
 use crate::check::{Check, Context, Failure, Stage};
 use crate::lines::Line;
 
@@ -73,7 +73,7 @@ fn fans_out(context: &mut Context) -> Result<(), Failure> {
     let word = context.rng.word();
     let mut clients = join_named(context, 3)?;
     let sender = clients[0].1.clone();
-    say(&mut clients[0].0, &format!("hello {word}"))?;
+    send_line(&mut clients[0].0, &format!("hello {word}"))?;
     for (client, _) in &mut clients[1..] {
         client
             .expect(&line(format!("{sender}> hello {word}")))
@@ -95,7 +95,7 @@ fn nicks(context: &mut Context) -> Result<(), Failure> {
     let mut clients = join_named(context, 2)?;
     let new = format!("{}x", context.rng.word());
     let old = clients[0].1.clone();
-    say(&mut clients[0].0, &format!("/nick {new}"))?;
+    send_line(&mut clients[0].0, &format!("/nick {new}"))?;
     clients[0].0.expect(&line(format!("* you are now {new}")))?;
     clients[1]
         .0
@@ -108,7 +108,7 @@ fn nicks(context: &mut Context) -> Result<(), Failure> {
         (format!("/nick {}", "n".repeat(33)), invalid.to_string()),
         ("/nick".to_string(), invalid.to_string()),
     ] {
-        say(other, &attempt)?;
+        send_line(other, &attempt)?;
         other
             .expect(&line(&reply))
             .map_err(|failure| failure.explain(format!("`{attempt}` must be refused: {reply}")))?;
@@ -116,14 +116,14 @@ fn nicks(context: &mut Context) -> Result<(), Failure> {
     // 32 characters is allowed, and a message then carries the new nick.
     let longest = "n".repeat(32);
     let other_old = clients[1].1.clone();
-    say(&mut clients[1].0, &format!("/nick {longest}"))?;
+    send_line(&mut clients[1].0, &format!("/nick {longest}"))?;
     clients[1]
         .0
         .expect(&line(format!("* you are now {longest}")))?;
     clients[0]
         .0
         .expect(&line(format!("* {other_old} is now {longest}")))?;
-    say(&mut clients[1].0, "hi")?;
+    send_line(&mut clients[1].0, "hi")?;
     clients[0].0.expect(&line(format!("{longest}> hi")))?;
     clients[0].0.expect_nothing_more()?;
     clients[1].0.expect_nothing_more()
@@ -139,11 +139,11 @@ fn leaving(context: &mut Context) -> Result<(), Failure> {
     let deadline = Instant::now() + Duration::from_secs(2);
     let taken = line(format!("! the nick {gone_nick} is taken"));
     loop {
-        say(&mut clients[1].0, &format!("/nick {gone_nick}"))?;
+        send_line(&mut clients[1].0, &format!("/nick {gone_nick}"))?;
         let reply = loop {
             let got = clients[1]
                 .0
-                .expect_such("the reply to /nick", |_: &Line| true)?;
+                .expect_matching("the reply to /nick", |_: &Line| true)?;
             if !is_presence_notice(&got) {
                 break got;
             }
@@ -169,7 +169,7 @@ fn leaving(context: &mut Context) -> Result<(), Failure> {
     )?;
     // And the chat goes on for the others.
     let sender = clients[0].1.clone();
-    say(&mut clients[0].0, "still here")?;
+    send_line(&mut clients[0].0, "still here")?;
     clients[1]
         .0
         .expect(&line(format!("{sender}> still here")))
@@ -216,7 +216,7 @@ fn long_lines(context: &mut Context) -> Result<(), Failure> {
     let (sender, receiver) = clients.split_at_mut(1);
     let (sender, receiver) = (&mut sender[0].0, &mut receiver[0].0);
     let longest = "x".repeat(4096);
-    say(sender, &longest)?;
+    send_line(sender, &longest)?;
     receiver
         .expect(&line(format!("{nick}> {longest}")))
         .map_err(|failure| {
@@ -236,7 +236,7 @@ fn long_lines(context: &mut Context) -> Result<(), Failure> {
                 "Refuse an over-long line with an error line; do not cut it and send a part.",
             )
         })?;
-    say(sender, "after")?;
+    send_line(sender, "after")?;
     receiver
         .expect(&line(format!("{nick}> after")))
         .map_err(|failure| {

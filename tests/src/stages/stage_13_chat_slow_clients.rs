@@ -5,7 +5,7 @@
 use std::io::Read;
 use std::net::TcpStream;
 
-use super::chat::{expect_line, is_presence_notice, join, join_named, line, say};
+use super::chat::{expect_line, is_presence_notice, join, join_named, line, send_line};
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::REPLY_TIMEOUT;
 use crate::lines::Line;
@@ -110,7 +110,7 @@ fn slow_consumer(context: &mut Context) -> Result<(), Failure> {
         }
     }
     // The client that read is still there, and heard only what it should.
-    say(&mut clients[0].0, "done")?;
+    send_line(&mut clients[0].0, "done")?;
     expect_line(&mut clients[1].0, &line(format!("{nick}> done")))
 }
 
@@ -122,13 +122,13 @@ fn a_thousand_clients(context: &mut Context) -> Result<(), Failure> {
     }
     let sender = clients[0].1.clone();
     let expected = line(format!("{sender}> hello all {word}"));
-    say(&mut clients[0].0, &format!("hello all {word}"))?;
+    send_line(&mut clients[0].0, &format!("hello all {word}"))?;
     for (client, _) in &mut clients[1..] {
         // On a server that tells who joins, first the notices of the
         // clients that came after this one.
         loop {
             let got = client
-                .expect_such("a line", |_: &Line| true)
+                .expect_matching("a line", |_: &Line| true)
                 .map_err(|failure| {
                     failure.explain(
                         "With 1,000 clients connected, every one must still receive the message.",

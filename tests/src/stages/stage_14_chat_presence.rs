@@ -1,7 +1,7 @@
 //! Stage 14: who is here. Everyone is told who joins and leaves; a
 //! newcomer receives the last 20 messages; /who, /msg, /me, /help, /quit.
 
-use super::chat::{join, line, say};
+use super::chat::{join, line, send_line};
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::Client;
 use crate::lines::Line;
@@ -64,7 +64,7 @@ fn join_all(context: &mut Context, count: usize) -> Result<Vec<(Client, String)>
 fn joins_and_leaves(context: &mut Context) -> Result<(), Failure> {
     let mut clients = join_all(context, 3)?;
     let (mut leaving, leaving_nick) = clients.pop().ok_or_else(|| Failure::new("no client"))?;
-    say(&mut leaving, "/quit")?;
+    send_line(&mut leaving, "/quit")?;
     leaving.expect(&line("* bye"))?;
     leaving.expect_closed()?;
     for (client, _) in &mut clients {
@@ -87,7 +87,7 @@ fn rename_all(context: &mut Context, clients: &mut [(Client, String)]) -> Result
     for i in 0..clients.len() {
         let new = format!("{}{i}", context.rng.word());
         let old = std::mem::replace(&mut clients[i].1, new.clone());
-        say(&mut clients[i].0, &format!("/nick {new}"))?;
+        send_line(&mut clients[i].0, &format!("/nick {new}"))?;
         clients[i].0.expect(&line(format!("* you are now {new}")))?;
         for (j, (client, _)) in clients.iter_mut().enumerate() {
             if j != i {
@@ -103,7 +103,7 @@ fn who(context: &mut Context) -> Result<(), Failure> {
     rename_all(context, &mut clients)?;
     let mut names: Vec<String> = clients.iter().map(|(_, nick)| nick.clone()).collect();
     names.sort();
-    say(&mut clients[0].0, "/who")?;
+    send_line(&mut clients[0].0, "/who")?;
     clients[0]
         .0
         .expect(&line(format!("* online (3): {}", names.join(", "))))
@@ -116,7 +116,7 @@ fn who(context: &mut Context) -> Result<(), Failure> {
         client.expect(&line(format!("* {leaving_nick} left")))?;
     }
     names.retain(|name| *name != leaving_nick);
-    say(&mut clients[0].0, "/who")?;
+    send_line(&mut clients[0].0, "/who")?;
     clients[0]
         .0
         .expect(&line(format!("* online (2): {}", names.join(", "))))
@@ -131,7 +131,7 @@ fn private_messages(context: &mut Context) -> Result<(), Failure> {
     let word = context.rng.word();
     let mut clients = join_all(context, 3)?;
     let (sender, recipient) = (clients[0].1.clone(), clients[1].1.clone());
-    say(&mut clients[0].0, &format!("/msg {recipient} psst {word}"))?;
+    send_line(&mut clients[0].0, &format!("/msg {recipient} psst {word}"))?;
     clients[1]
         .0
         .expect(&line(format!("{sender} (private)> psst {word}")))
@@ -142,11 +142,11 @@ fn private_messages(context: &mut Context) -> Result<(), Failure> {
         .0
         .expect_nothing_more()
         .map_err(|failure| failure.explain("A private message must reach its recipient only."))?;
-    say(&mut clients[0].0, "/msg nobody-here hi")?;
+    send_line(&mut clients[0].0, "/msg nobody-here hi")?;
     clients[0]
         .0
         .expect(&line("! no one is called nobody-here"))?;
-    say(&mut clients[0].0, &format!("/msg {recipient}"))?;
+    send_line(&mut clients[0].0, &format!("/msg {recipient}"))?;
     clients[0].0.expect(&line("! usage: /msg NAME text"))?;
     clients[0].0.expect_nothing_more()
 }
@@ -155,11 +155,11 @@ fn me_help_unknown(context: &mut Context) -> Result<(), Failure> {
     let word = context.rng.word();
     let mut clients = join_all(context, 2)?;
     let nick = clients[0].1.clone();
-    say(&mut clients[0].0, &format!("/me waves {word}"))?;
+    send_line(&mut clients[0].0, &format!("/me waves {word}"))?;
     clients[1]
         .0
         .expect(&line(format!("* {nick} waves {word}")))?;
-    say(&mut clients[0].0, "/help")?;
+    send_line(&mut clients[0].0, "/help")?;
     clients[0].0.expect_all(&[
         line("* commands:"),
         line("*   /nick NAME      change your name"),
@@ -170,7 +170,7 @@ fn me_help_unknown(context: &mut Context) -> Result<(), Failure> {
         line("*   /quit           leave"),
     ])?;
     for (command, word) in [("/dance", "dance"), ("/NICK x", "NICK")] {
-        say(&mut clients[0].0, command)?;
+        send_line(&mut clients[0].0, command)?;
         clients[0]
             .0
             .expect(&line(format!(
@@ -183,7 +183,7 @@ fn me_help_unknown(context: &mut Context) -> Result<(), Failure> {
     // A newcomer's welcome names /help now.
     let mut newcomer = context.connect()?;
     let welcome = newcomer
-        .expect_such(
+        .expect_matching(
             "the welcome line \"Welcome, user<N>! Set your name with /nick NAME; /help lists \
              the commands.\"",
             is_whole_welcome,
@@ -213,15 +213,15 @@ fn history(context: &mut Context) -> Result<(), Failure> {
     let mut expected = Vec::new();
     for i in 0..25 {
         if i == 24 {
-            say(&mut talker, &format!("/me leaves a note {word}"))?;
+            send_line(&mut talker, &format!("/me leaves a note {word}"))?;
             expected.push(line(format!("* {nick} leaves a note {word}")));
         } else {
-            say(&mut talker, &format!("m{i} {word}"))?;
+            send_line(&mut talker, &format!("m{i} {word}"))?;
             expected.push(line(format!("{nick}> m{i} {word}")));
         }
     }
     // A reply to /who means every earlier line was handled.
-    say(&mut talker, "/who")?;
+    send_line(&mut talker, "/who")?;
     talker.expect(&line(format!("* online (1): {nick}")))?;
     let (mut newcomer, _) = join(context)?;
     newcomer.expect_all(&expected[5..]).map_err(|failure| {

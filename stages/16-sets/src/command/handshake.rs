@@ -13,9 +13,10 @@ use crate::reply::Reply;
 // ANCHOR: handshake
 /// The commands this stage knows, for `COMMAND COUNT`: PING, ECHO, GET,
 /// SET, TTL, PTTL, DBSIZE, DEL, EXISTS, KEYS, FLUSHALL, TYPE, SADD, SREM,
-/// SMEMBERS, SISMEMBER, SCARD, DEBUG, QUIT, COMMAND, CLIENT, CONFIG and
-/// SELECT.
-const COMMAND_COUNT: i64 = 23;
+/// SMEMBERS, SISMEMBER, SCARD, DEBUG, QUIT, COMMAND, CLIENT, CONFIG, SELECT,
+/// SUBSCRIBE, UNSUBSCRIBE, PSUBSCRIBE, PUNSUBSCRIBE, PUBLISH, PUBSUB and
+/// RESET.
+const COMMAND_COUNT: i64 = 30;
 
 /// `COMMAND`, `COMMAND DOCS [name ...]`, `COMMAND COUNT`.
 pub fn parse_command_command(args: &[Bytes]) -> Result<Command, Reply> {
@@ -101,7 +102,7 @@ pub fn parse_select(args: &[Bytes]) -> Result<Command, Reply> {
 }
 
 /// `ERR unknown subcommand 'FOO'. Try CLIENT HELP.`
-fn unknown_subcommand(sub: &[u8], command: &str) -> Reply {
+pub(super) fn unknown_subcommand(sub: &[u8], command: &str) -> Reply {
     let mut message = b"ERR unknown subcommand '".to_vec();
     message.extend_from_slice(c_string(sub, 128));
     message.extend_from_slice(format!("'. Try {command} HELP.").as_bytes());

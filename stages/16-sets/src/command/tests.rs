@@ -1,4 +1,5 @@
 use super::*;
+use crate::pubsub::PubSub;
 
 fn args(words: &[&str]) -> Vec<Bytes> {
     words
@@ -16,7 +17,10 @@ fn error_of(words: &[&str]) -> String {
 
 /// Parses and runs one command against `db`; it must parse.
 fn run(db: &Db, words: &[&str]) -> Reply {
-    Command::parse(args(words)).unwrap().execute(db)
+    let mut client = PubSub::default().client();
+    Command::parse(args(words))
+        .unwrap()
+        .execute(db, &mut client)
 }
 
 fn bulk(text: &'static str) -> Reply {
@@ -407,7 +411,7 @@ fn what_clients_send_when_they_connect() {
     let db = Db::default();
     assert_eq!(run(&db, &["COMMAND", "DOCS"]), Reply::Array(Vec::new()));
     assert_eq!(run(&db, &["COMMAND"]), Reply::Array(Vec::new()));
-    assert_eq!(run(&db, &["command", "count"]), Reply::Integer(23));
+    assert_eq!(run(&db, &["command", "count"]), Reply::Integer(30));
     assert_eq!(
         run(&db, &["CLIENT", "SETINFO", "LIB-NAME", "redis-py"]),
         Reply::Simple("OK")
@@ -501,9 +505,20 @@ fn nothing_a_client_sends_panics_a_command() {
         "SMEMBERS",
         "SISMEMBER",
         "SCARD",
+        "SUBSCRIBE",
+        "PSUBSCRIBE",
+        "UNSUBSCRIBE",
+        "PUNSUBSCRIBE",
+        "PUBLISH",
+        "PUBSUB",
+        "CHANNELS",
+        "NUMSUB",
+        "NUMPAT",
+        "RESET",
         "",
     ];
     let db = Db::default();
+    let mut client = PubSub::default().client();
     let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
     let mut below = |n: usize| {
         state ^= state << 13;
@@ -513,8 +528,140 @@ fn nothing_a_client_sends_panics_a_command() {
     };
     for _ in 0..20_000 {
         let command: Vec<&str> = (0..below(8)).map(|_| words[below(words.len())]).collect();
-        if let Ok(command) = Command::parse(args(&command)) {
-            command.execute(&db);
+        let command = if client.is_subscribed() {
+            Command::parse_subscribed(args(&command))
+        } else {
+            Command::parse(args(&command))
+        };
+        if let Ok(command) = command {
+            command.execute(&db, &mut client);
         }
     }
+}
+
+#[test]
+fn pubsub_commands_parse_with_redis_errors() {
+    assert_eq!(
+        Command::parse(args(&["psubscribe", "a*", "b"])),
+        Ok(Command::Subscribe(Kind::Pattern, args(&["a*", "b"])))
+    );
+    assert_eq!(
+        Command::parse(args(&["UNSUBSCRIBE"])),
+        Ok(Command::Unsubscribe(Kind::Channel, Vec::new()))
+    );
+    assert_eq!(
+        Command::parse(args(&["pubsub", "channels", "n*"])),
+        Ok(Command::Channels(Some(Bytes::from_static(b"n*"))))
+    );
+    assert_eq!(
+        Command::parse(args(&["PUBSUB", "NUMSUB"])),
+        Ok(Command::NumSub(Vec::new()))
+    );
+    // Each as redis-server 7.0.15 words it.
+    for (words, expected) in [
+        (
+            &["SUBSCRIBE"][..],
+            "ERR wrong number of arguments for 'subscribe' command",
+        ),
+        (
+            &["psubscribe"],
+            "ERR wrong number of arguments for 'psubscribe' command",
+        ),
+        (
+            &["PUBLISH", "ch"],
+            "ERR wrong number of arguments for 'publish' command",
+        ),
+        (
+            &["PUBSUB"],
+            "ERR wrong number of arguments for 'pubsub' command",
+        ),
+        (
+            &["PUBSUB", "foo", "bar"],
+            "ERR unknown subcommand 'foo'. Try PUBSUB HELP.",
+        ),
+        (
+            &["PUBSUB", "CHANNELS", "a", "b"],
+            "ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.",
+        ),
+        (
+            &["PUBSUB", "NUMPAT", "x"],
+            "ERR wrong number of arguments for 'pubsub|numpat' command",
+        ),
+        (
+            &["RESET", "x"],
+            "ERR wrong number of arguments for 'reset' command",
+        ),
+    ] {
+        assert_eq!(error_of(words), expected, "{words:?}");
+    }
+}
+
+#[test]
+fn subscribed_mode_allows_five_commands_and_refuses_the_rest_in_redis_words() {
+    let refused = |name: &str| {
+        format!(
+            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+             RESET are allowed in this context"
+        )
+    };
+    let error_when_subscribed = |words: &[&str]| match Command::parse_subscribed(args(words)) {
+        Err(Reply::Error(text)) => String::from_utf8(text).unwrap(),
+        other => panic!("{words:?}: {other:?}"),
+    };
+    for words in [
+        &["ping"][..],
+        &["PING", "x"],
+        &["subscribe", "a"],
+        &["PUNSUBSCRIBE"],
+        &["QUIT"],
+        &["RESET"],
+    ] {
+        assert!(Command::parse_subscribed(args(words)).is_ok(), "{words:?}");
+    }
+    assert_eq!(error_when_subscribed(&["get", "k"]), refused("get"));
+    // Errors found by running the command come after the mode's.
+    assert_eq!(
+        error_when_subscribed(&["SET", "k", "v", "FOO"]),
+        refused("set")
+    );
+    assert_eq!(
+        error_when_subscribed(&["CONFIG", "GET", "save"]),
+        refused("config|get")
+    );
+    assert_eq!(
+        error_when_subscribed(&["PUBSUB", "numsub", "a"]),
+        refused("pubsub|numsub")
+    );
+    // An unknown command, or a wrong number of arguments, comes first.
+    assert_eq!(error_when_subscribed(&["GET"]), error_of(&["GET"]));
+    assert_eq!(
+        error_when_subscribed(&["nosuch", "x"]),
+        error_of(&["nosuch", "x"])
+    );
+    assert_eq!(
+        error_when_subscribed(&["CLIENT", "FOO"]),
+        "ERR unknown subcommand 'FOO'. Try CLIENT HELP."
+    );
+}
+
+#[test]
+fn ping_in_subscribed_mode_and_reset() {
+    let db = Db::default();
+    let mut client = PubSub::default().client();
+    let subscribe = Command::parse(args(&["SUBSCRIBE", "a"])).unwrap();
+    assert_eq!(subscribe.execute(&db, &mut client), Reply::Queued);
+    assert!(client.is_subscribed());
+    let mut ping = |words: &[&str]| {
+        Command::parse_subscribed(args(words))
+            .unwrap()
+            .execute(&db, &mut client)
+    };
+    assert_eq!(ping(&["PING"]), Reply::Array(vec![bulk("pong"), bulk("")]));
+    assert_eq!(
+        ping(&["PING", "hi"]),
+        Reply::Array(vec![bulk("pong"), bulk("hi")])
+    );
+    assert_eq!(ping(&["RESET"]), Reply::Simple("RESET"));
+    assert!(!client.is_subscribed());
+    assert_eq!(run(&db, &["PING"]), Reply::Simple("PONG"));
 }

@@ -8,9 +8,19 @@
 
 use std::process::ExitCode;
 
+use clap::Parser;
+
 use maintainer::lint;
 
+/// The course lint: every stage has its folder, package, header, shortcut
+/// tags, chapter, hints, checks and README row, and stays within a lesson's
+/// budgets; every include of the book resolves.
+#[derive(Parser)]
+#[command(name = "check-course")]
+struct Arguments {}
+
 fn main() -> ExitCode {
+    Arguments::parse();
     let report = lint::run();
     for line in &report.checked {
         println!("  {line}");

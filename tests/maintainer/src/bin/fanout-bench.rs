@@ -51,39 +51,12 @@ use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering}
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
+use clap::Parser;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
 use harness::random::{Rng, fresh_seed};
 use harness::server::{Server, ServerSpec, startup_timeout};
-
-const USAGE: &str = "\
-fanout-bench: chat lines delivered per second, and lost, by a chat server
-
-usage: fanout-bench [--stage S | --port P] [--host ADDR] [--receivers N]
-                    [--window W] [--messages M] [--prefix TEXT] [--lenient]
-                    [--drain-timeout SECONDS]
-  --stage S          the reference chat stage to start on a free port, 12 to
-                     14 (default 14)
-  --port P           measure the server listening on P instead
-  --host ADDR        the server's address (default 127.0.0.1)
-  --receivers N      clients that receive every line (default 100)
-  --window W         lines in flight at most: sent, not yet received by every
-                     receiver (default 1)
-  --messages M       lines the sender sends (default 2000)
-  --prefix TEXT      what a delivered line starts with, before \"msg ...\"
-                     (default: the sender's nick and \"> \", as the chat
-                     stages and smallchat send it)
-  --lenient          also count a line that is \"msg NNNNNN TAG\" without the
-                     prefix: smallchat relays what one read() returned as
-                     one message, so of lines that arrive together only the
-                     first carries the nick. This measures relaying, not
-                     correct delivery.
-  --drain-timeout S  how long to wait for lines still on their way, and how
-                     long a full window may wait before it is given up on
-                     (default 5)
-Prints one line: N=100 W=1 M=2000: 69,123 deliveries/s, 0 lost, 0 out of order
-10,000 receivers need more open files than most shells allow: `ulimit -n 20000`.";
 
 /// The chat stages, and the one measured when neither `--stage` nor
 /// `--port` is given.
@@ -96,94 +69,86 @@ const READ_BUFFER_BYTES: usize = 8 * 1024;
 /// How long no receiver may read anything before we call the chat quiet.
 const QUIET: Duration = Duration::from_millis(300);
 
+/// Chat lines delivered per second, and lost, by a chat server: N receivers,
+/// one sender, at most W lines in flight.
+#[derive(Parser)]
+#[command(
+    name = "fanout-bench",
+    after_help = "Prints one line: N=100 W=1 M=2000: 69,123 deliveries/s, 0 lost, 0 out of order\n\
+                  10,000 receivers need more open files than most shells allow: `ulimit -n 20000`."
+)]
 struct Options {
-    host: String,
+    /// The reference chat stage to start on a free port, 12 to 14.
+    #[arg(long, value_name = "S", default_value_t = DEFAULT_STAGE, value_parser = chat_stage, conflicts_with = "port")]
     stage: u8,
+    /// Measure the server listening on P instead.
+    #[arg(long, value_name = "P", value_parser = port_number)]
     port: Option<u16>,
+    /// The server's address.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1")]
+    host: String,
+    /// Clients that receive every line.
+    #[arg(long, value_name = "N", default_value = "100", value_parser = count)]
     receivers: usize,
+    /// Lines in flight at most: sent, not yet received by every receiver.
+    #[arg(long, value_name = "W", default_value = "1", value_parser = count)]
     window: usize,
+    /// Lines the sender sends.
+    #[arg(long, value_name = "M", default_value = "2000", value_parser = count)]
     messages: usize,
+    /// What a delivered line starts with, before "msg ..." (default: the
+    /// sender's nick and "> ", as the chat stages and smallchat send it).
+    #[arg(long, value_name = "TEXT")]
     prefix: Option<String>,
+    /// Also count a line that is "msg NNNNNN TAG" without the prefix:
+    /// smallchat relays what one read() returned as one message, so of lines
+    /// that arrive together only the first carries the nick. This measures
+    /// relaying, not correct delivery.
+    #[arg(long)]
     lenient: bool,
+    /// How long to wait for lines still on their way, and how long a full
+    /// window may wait before it is given up on, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
     drain_timeout: Duration,
 }
 
-fn parse_options() -> Result<Option<Options>, String> {
-    let mut options = Options {
-        host: "127.0.0.1".to_string(),
-        stage: DEFAULT_STAGE,
-        port: None,
-        receivers: 100,
-        window: 1,
-        messages: 2000,
-        prefix: None,
-        lenient: false,
-        drain_timeout: Duration::from_secs(5),
-    };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = || args.next().ok_or(format!("{arg} needs a value"));
-        let number = |text: String| {
-            text.replace(['_', ','], "")
-                .parse::<usize>()
-                .map_err(|_| format!("{arg} {text}: not a whole number"))
-        };
-        match arg.as_str() {
-            "--port" => {
-                let text = value()?;
-                options.port = Some(
-                    text.parse()
-                        .map_err(|_| format!("--port {text}: a port is 1-65535"))?,
-                );
-            }
-            "--host" => options.host = value()?,
-            "--stage" => {
-                let text = value()?;
-                options.stage = text
-                    .parse()
-                    .ok()
-                    .filter(|stage| CHAT_STAGES.contains(stage))
-                    .ok_or(format!("--stage {text}: a chat stage, 12 to 14"))?;
-            }
-            "--receivers" => options.receivers = number(value()?)?,
-            "--window" => options.window = number(value()?)?,
-            "--messages" => options.messages = number(value()?)?,
-            "--prefix" => options.prefix = Some(value()?),
-            "--lenient" => options.lenient = true,
-            "--drain-timeout" => {
-                let text = value()?;
-                let seconds = text
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|seconds| *seconds > 0.0)
-                    .ok_or(format!("--drain-timeout {text}: seconds, above 0"))?;
-                options.drain_timeout = Duration::from_secs_f64(seconds);
-            }
-            "-h" | "--help" => {
-                println!("{USAGE}");
-                return Ok(None);
-            }
-            _ => return Err(format!("unknown option '{arg}'")),
-        }
-    }
-    if options.receivers == 0 || options.window == 0 || options.messages == 0 {
-        return Err("--receivers, --window and --messages must be at least 1".to_string());
-    }
-    if options.receivers > u32::MAX as usize - 1 {
-        return Err("--receivers: too many".to_string());
-    }
-    Ok(Some(options))
+fn chat_stage(text: &str) -> Result<u8, String> {
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|stage| CHAT_STAGES.contains(stage))
+        .ok_or_else(|| "a chat stage, 12 to 14".to_string())
+}
+
+fn port_number(text: &str) -> Result<u16, String> {
+    text.trim()
+        .parse()
+        .ok()
+        .filter(|port| *port > 0)
+        .ok_or_else(|| "a port is 1-65535".to_string())
+}
+
+/// A whole number of at least 1, with `_` or `,` between thousands if you
+/// like (`10,000`); a receiver count must also fit the bench's counters.
+fn count(text: &str) -> Result<usize, String> {
+    text.replace(['_', ','], "")
+        .parse::<usize>()
+        .ok()
+        .filter(|count| (1..u32::MAX as usize).contains(count))
+        .ok_or_else(|| "a whole number, at least 1".to_string())
+}
+
+fn seconds(text: &str) -> Result<Duration, String> {
+    text.trim()
+        .parse::<f64>()
+        .ok()
+        .filter(|seconds| *seconds > 0.0 && seconds.is_finite())
+        .map(Duration::from_secs_f64)
+        .ok_or_else(|| "seconds, above 0".to_string())
 }
 
 fn main() {
-    let options = match parse_options() {
-        Ok(Some(options)) => options,
-        Ok(None) => return,
-        Err(message) => {
-            eprintln!("fanout-bench: {message}\n\n{USAGE}");
-            std::process::exit(2);
-        }
-    };
+    let options = Options::parse();
     if let Err(message) = check_open_file_limit(options.receivers) {
         eprintln!("fanout-bench: {message}");
         std::process::exit(1);

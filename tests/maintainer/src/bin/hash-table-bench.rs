@@ -40,6 +40,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use clap::Parser;
 
 use hash_table::HashTable;
 
@@ -184,7 +185,14 @@ fn summarize(runs: &[Run]) -> Summary {
     }
 }
 
+/// Stage 9's hash table against std's `HashMap`: a million inserts,
+/// lookups and removes; throughput, and the worst single insert.
+#[derive(Parser)]
+#[command(name = "hash-table-bench")]
+struct Arguments {}
+
 fn main() {
+    Arguments::parse();
     let lookup_keys = make_keys();
     let mut ours = Vec::new();
     let mut std = Vec::new();

@@ -17,6 +17,8 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::{Duration, Instant};
 
+use clap::Parser;
+
 use harness::binary::{self, Value};
 use harness::frame::Frame;
 use harness::random::Rng;
@@ -99,7 +101,14 @@ fn measure(protocol: Protocol, port: u16, pipeline: usize) -> f64 {
     (per_client * CLIENTS) as f64 / started.elapsed().as_secs_f64()
 }
 
+/// RESP (stage 10) against the binary protocol (stage 11): the same
+/// workload, requests per second, pipelined and not.
+#[derive(Parser)]
+#[command(name = "protocol-bench")]
+struct Arguments {}
+
 fn main() {
+    Arguments::parse();
     let mut rng = Rng::new(1);
     let mut start = |stage: u8| {
         let spec = stages::find(stage).expect("stage").reference();

@@ -29,8 +29,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use stage_11_binary_protocol::protocol::{MAX_MESSAGE, MAX_STRINGS, encode_request};
-use stage_11_binary_protocol::reply::{Value, decode_reply};
+use binary_protocol::protocol::{MAX_MESSAGE, MAX_STRINGS, encode_request};
+use binary_protocol::reply::{Value, decode_reply};
 
 const USAGE: &str = "\
 stage-11-binary-protocol-client: sends commands to a stage 11 server

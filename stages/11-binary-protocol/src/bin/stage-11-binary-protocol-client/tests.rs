@@ -1,8 +1,8 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
+use binary_protocol::reply::{MAX_DEPTH, Reply, TAG_ARR, TAG_NIL};
 use bytes::{Bytes, BytesMut};
-use stage_11_binary_protocol::reply::{MAX_DEPTH, Reply, TAG_ARR, TAG_NIL};
 
 use super::*;
 

@@ -15,8 +15,8 @@ use std::sync::mpsc::{self, Sender};
 use std::thread;
 
 use anyhow::{Context, Result, bail};
-use chat_protocol::DEFAULT_PORT;
-use chat_protocol::line::{MAX_LINE, clean};
+use stage_14_chat_presence::DEFAULT_PORT;
+use stage_14_chat_presence::line::{MAX_LINE, clean};
 
 const USAGE: &str = "\
 usage: stage-14-chat-presence-client [--host ADDR] [--port N]   (default 127.0.0.1 7711)

@@ -8,7 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 
 use anyhow::Result;
-use chat_protocol::line::clean;
+use stage_14_chat_presence::line::clean;
 
 use super::read_server_line;
 

@@ -1,0 +1,163 @@
+//! # Stage 15: publish/subscribe, over the key space
+//!
+//! **What this stage adds over stage 10:** Redis's Pub/Sub. SUBSCRIBE and
+//! PSUBSCRIBE (glob patterns, `glob.rs`), UNSUBSCRIBE and PUNSUBSCRIBE,
+//! PUBLISH, PUBSUB CHANNELS, NUMSUB and NUMPAT, and RESET; subscribed mode,
+//! where a client may only (un)subscribe, PING, QUIT and RESET. Every
+//! client's replies now wait in an outbox (`outbox.rs`) that publishers
+//! push messages into, and that is bounded, so a subscriber that does not
+//! read is cut off rather than let grow.
+//!
+//! **Try it:**
+//!
+//! ```text
+//! cargo run -p stage-15-pub-sub -- --port 6380
+//! redis-cli -p 6380 SUBSCRIBE news              # in one terminal: waits
+//! redis-cli -p 6380 PUBLISH news hi             # in another: (integer) 1
+//! ```
+//!
+//! The layers, one file each: `protocol` (bytes to commands), `command`
+//! (arguments to a checked command, and running it), `db` (the key space),
+//! `hash_table` (the table under it), `glob` (patterns), `pubsub` (who
+//! listens to what), `outbox` (what waits to be written to a client),
+//! `reply` (replies to bytes), `connection` (the socket and its buffers).
+//!
+//! **Shortcuts it still takes:** none of its own; it leaves out sharded
+//! Pub/Sub (SSUBSCRIBE, SPUBLISH) and RESP3's push type, as the course
+//! speaks RESP2.
+
+mod command;
+mod config;
+mod connection;
+mod db;
+mod glob;
+mod hash_table;
+mod outbox;
+mod protocol;
+mod pubsub;
+mod random;
+mod reply;
+#[cfg(test)]
+mod tests;
+
+use std::time::Duration;
+
+use anyhow::Result;
+use tokio::net::{TcpListener, TcpStream};
+
+use crate::command::Command;
+use crate::connection::{Connection, WRITE_HIGH_WATER};
+use crate::db::Db;
+use crate::pubsub::PubSub;
+use crate::reply::Reply;
+
+// ANCHOR: main
+#[tokio::main]
+async fn main() {
+    if let Err(error) = run().await {
+        eprintln!("error: {error:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run() -> Result<()> {
+    let config = config::Config::from_args()?;
+    let listener = config.listen().await?;
+    println!(
+        "{} listening on {}",
+        env!("CARGO_PKG_NAME"),
+        listener.local_addr()?
+    );
+    let db = Db::default();
+    tokio::spawn(db::cron(db.clone()));
+    serve(listener, db, PubSub::default()).await
+}
+// ANCHOR_END: main
+
+// ANCHOR: serve
+/// Accepts clients forever, and serves each in a task of its own.
+async fn serve(listener: TcpListener, db: Db, pubsub: PubSub) -> Result<()> {
+    loop {
+        let (socket, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(error) => {
+                // A failed accept (say, too many open files) is about one
+                // client, not the server: wait a moment and go on.
+                eprintln!("accept failed: {error}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        println!("{peer} connected");
+        // A task is not a thread: it costs the memory of its state (here,
+        // mostly the client's buffer: a few KiB), not a stack of its own.
+        // Tokio runs thousands of them on a handful of threads, switching at
+        // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
+        // this loop iteration.
+        let (db, pubsub) = (db.clone(), pubsub.clone());
+        tokio::spawn(async move {
+            match handle_client(socket, db, pubsub).await {
+                Ok(()) => println!("{peer} left"),
+                Err(error) => println!("{peer} dropped: {error}"),
+            }
+        });
+    }
+}
+// ANCHOR_END: serve
+
+// ANCHOR: handle_client
+/// Runs every command the client sends, and writes the messages published
+/// to it, until it leaves, sends QUIT, breaks the protocol, or is cut off.
+async fn handle_client(socket: TcpStream, db: Db, pubsub: PubSub) -> std::io::Result<()> {
+    // Its side of Pub/Sub: dropped when this function returns, however it
+    // returns, which unsubscribes it from everything.
+    let mut client = pubsub.client();
+    let mut connection = Connection::new(socket, client.outbox());
+    loop {
+        // Run every whole command already read; their replies collect in
+        // the outbox.
+        loop {
+            let args = match connection.next_command() {
+                Ok(Some(args)) => args,
+                Ok(None) => break,
+                Err(error) => {
+                    // The stream is out of step: we cannot know where the
+                    // next command starts. Say why, and close, as Redis does.
+                    connection.queue(&Reply::error(&error));
+                    connection.close().await?;
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::InvalidData,
+                        error.to_string(),
+                    ));
+                }
+            };
+            let command = if client.is_subscribed() {
+                Command::parse_subscribed(args)
+            } else {
+                Command::parse(args)
+            };
+            let quit = matches!(command, Ok(Command::Quit));
+            let reply = match command {
+                Ok(command) => command.execute(&db, &mut client),
+                // A bad command gets its error; the connection goes on.
+                Err(error) => error,
+            };
+            connection.queue(&reply);
+            if quit {
+                connection.close().await?;
+                return Ok(());
+            }
+            if connection.queued() > WRITE_HIGH_WATER {
+                connection.flush().await?;
+            }
+        }
+        // One write for all the replies this read made possible, and the
+        // messages published meanwhile.
+        connection.flush().await?;
+        // More commands, or more messages.
+        if !connection.read_more().await? {
+            return Ok(());
+        }
+    }
+}
+// ANCHOR_END: handle_client
