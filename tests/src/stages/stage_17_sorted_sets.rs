@@ -348,17 +348,19 @@ fn ranks_in_a_big_changing_set(context: &mut Context) -> Result<(), Failure> {
         client.command(&[b"ZCARD", key.as_bytes()], &integer(model.order.len()))?;
     }
     let order: Vec<&(i64, String)> = model.order.iter().collect();
-    // Ranks of 300 random members, in one write.
+    // Ranks of 300 random members, 20 to a write.
     let picks: Vec<usize> = (0..300)
         .map(|_| context.rng.between(0, order.len() - 1))
         .collect();
-    let requests: Vec<u8> = picks
-        .iter()
-        .flat_map(|&rank| resp::command(&[b"ZRANK", key.as_bytes(), order[rank].1.as_bytes()]))
-        .collect();
-    client.send(&requests)?;
-    let expected: Vec<Reply> = picks.iter().map(|&rank| integer(rank)).collect();
-    client.expect_all(&expected).map_err(explain)?;
+    for batch in picks.chunks(20) {
+        let requests: Vec<u8> = batch
+            .iter()
+            .flat_map(|&rank| resp::command(&[b"ZRANK", key.as_bytes(), order[rank].1.as_bytes()]))
+            .collect();
+        client.send(&requests)?;
+        let expected: Vec<Reply> = batch.iter().map(|&rank| integer(rank)).collect();
+        client.expect_all(&expected).map_err(explain)?;
+    }
     // Windows of 10 from random ranks, with scores.
     for _ in 0..50 {
         let start = context.rng.between(0, order.len() - 10);

@@ -165,3 +165,48 @@ fn freed_nodes_and_links_are_reused() {
     assert_eq!(both.list.nodes.len(), nodes);
     assert_eq!(both.list.upper.len(), links, "and their links");
 }
+
+/// The list drawn as chapter 17 draws it: a row per level, top first, each
+/// link an arrow labelled with its span, and each node in its column.
+fn draw(list: &SkipList) -> String {
+    let mut columns = vec![HEAD];
+    columns.extend(std::iter::successors(list.at_rank(0), |&node| list.next(node)));
+    let name = |node: u32| match node {
+        HEAD => "HEAD".to_string(),
+        _ => format!("{}({})", String::from_utf8_lossy(list.member(node)), list.score(node)),
+    };
+    let width = columns.iter().map(|&node| name(node).len()).max().unwrap_or(4) + 8;
+    let mut rows = Vec::new();
+    for level in (0..list.height).rev() {
+        let mut row = format!("level {level}  ");
+        let indent = row.len();
+        let mut node = HEAD;
+        loop {
+            row.push_str(&name(node));
+            let Link { next, span } = list.link(node, level);
+            if next == NONE {
+                break;
+            }
+            let to = columns.iter().position(|&n| n == next).unwrap();
+            let length = indent + to * width - row.len() - 3;
+            let label = format!(" {span} ");
+            let dashes = length - label.len();
+            let (left, right) = ("-".repeat(dashes / 2), "-".repeat(dashes - dashes / 2));
+            row.push_str(&format!(" {left}{label}{right}> "));
+            node = next;
+        }
+        rows.push(row);
+    }
+    rows.join("\n")
+}
+
+#[test]
+#[ignore = "prints the drawing of chapter 17: cargo test -p stage-17-sorted-sets draw -- --ignored --nocapture"]
+fn draw_a_zadd_sequence() {
+    let mut both = Both::new();
+    for (score, member) in [(3, "carol"), (1, "alice"), (5, "eve"), (2, "bob"), (4, "dave"), (2, "bea")] {
+        both.set(score, member.as_bytes().to_vec());
+        println!("ZADD history {score} {member}\n{}\n", draw(&both.list));
+    }
+    both.check();
+}
