@@ -87,6 +87,10 @@ bench-table:
 bench-protocols:
     @cargo run -q --release -p maintainer --bin protocol-bench
 
+# Stage 17's sorted set against redis-server's: ZADD of 1M random members, ZRANK, ZRANGE of 10 from a random rank, ZREM, pipelined and not; memory a member.
+bench-zset:
+    @cargo run -q --release -p maintainer --bin zset-bench
+
 # A chat stage (12-14, default 14) under a fanout load: N receivers, one sender, a window of W messages in flight; deliveries/s and lost deliveries.
 bench-fanout N="100" W="16" M="5000" S="14":
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}}
