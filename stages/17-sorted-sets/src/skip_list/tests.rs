@@ -170,12 +170,23 @@ fn freed_nodes_and_links_are_reused() {
 /// link an arrow labelled with its span, and each node in its column.
 fn draw(list: &SkipList) -> String {
     let mut columns = vec![HEAD];
-    columns.extend(std::iter::successors(list.at_rank(0), |&node| list.next(node)));
+    columns.extend(std::iter::successors(list.at_rank(0), |&node| {
+        list.next(node)
+    }));
     let name = |node: u32| match node {
         HEAD => "HEAD".to_string(),
-        _ => format!("{}({})", String::from_utf8_lossy(list.member(node)), list.score(node)),
+        _ => format!(
+            "{}({})",
+            String::from_utf8_lossy(list.member(node)),
+            list.score(node)
+        ),
     };
-    let width = columns.iter().map(|&node| name(node).len()).max().unwrap_or(4) + 8;
+    let width = columns
+        .iter()
+        .map(|&node| name(node).len())
+        .max()
+        .unwrap_or(4)
+        + 8;
     let mut rows = Vec::new();
     for level in (0..list.height).rev() {
         let mut row = format!("level {level}  ");
@@ -204,7 +215,14 @@ fn draw(list: &SkipList) -> String {
 #[ignore = "prints the drawing of chapter 17: cargo test -p stage-17-sorted-sets draw -- --ignored --nocapture"]
 fn draw_a_zadd_sequence() {
     let mut both = Both::new();
-    for (score, member) in [(3, "carol"), (1, "alice"), (5, "eve"), (2, "bob"), (4, "dave"), (2, "bea")] {
+    for (score, member) in [
+        (3, "carol"),
+        (1, "alice"),
+        (5, "eve"),
+        (2, "bob"),
+        (4, "dave"),
+        (2, "bea"),
+    ] {
         both.set(score, member.as_bytes().to_vec());
         println!("ZADD history {score} {member}\n{}\n", draw(&both.list));
     }
