@@ -298,13 +298,26 @@ impl Client {
             None => wanted.to_string(),
         };
         match missing {
-            Missing::Invalid(reason) => with_received(
-                self.failure_with_sent(format!(
-                    "{which}the reply is not valid {}: {reason}",
-                    F::PROTOCOL
-                ))
-                .detail("wanted", wanted.to_string()),
-            ),
+            Missing::Invalid(reason) => {
+                let failure = with_received(
+                    self.failure_with_sent(format!(
+                        "{which}the reply is not valid {}: {reason}",
+                        F::PROTOCOL
+                    ))
+                    .detail("wanted", wanted.to_string()),
+                );
+                match F::PROTOCOL {
+                    "RESP" if reason.contains("\\n alone") => failure.cause(
+                        "Every line of a RESP reply ends with \\r\\n, and this one ends with \\n \
+                         alone: write \"\\r\\n\" yourself (print() and println add \\n only).",
+                    ),
+                    "RESP" => failure.cause(
+                        "These bytes are not a RESP reply at all: compare them with the expected \
+                         bytes, from the caret on.",
+                    ),
+                    _ => failure,
+                }
+            }
             Missing::Diverged => with_received(self.failure_with_sent(format!(
                 "{which}wrong reply: expected {wanted}, and these bytes differ"
             ))),

@@ -293,6 +293,41 @@ fn a_race_warning_is_reported_even_when_the_checks_pass() {
     assert_eq!(printed.matches("| WARNING: DATA RACE").count(), 1);
 }
 
+/// The hint that leads is chosen from the kind of problem (a line ending,
+/// a crash, an option ignored), not from the check that happened to see it.
+#[test]
+fn the_first_hint_names_the_kind_of_problem() {
+    let first_hint = |report: &str| {
+        let at = report.find("\nhint:     ").expect("a hint") + 1;
+        report[at..].lines().next().unwrap().to_string()
+    };
+    // A missing \r, seen by the check about one client after another.
+    let (result, _) = run_against("no-crlf", 2);
+    let report = failure_of(&result, "answers a PING from each of 3 clients");
+    assert!(
+        first_hint(report).contains("Every line of a RESP reply ends with \\r\\n"),
+        "{report}"
+    );
+    // A crash on a binary value, seen by the check of a 1 MB argument.
+    let (result, _) = run_against("decodes-utf8", 5);
+    let report = failure_of(&result, "echoes a 1 MB argument");
+    assert!(
+        first_hint(report).contains("Your program crashed"),
+        "{report}"
+    );
+    assert_contains(
+        report,
+        &["`UnicodeDecodeError: 'utf-8' codec can't decode byte in position"],
+    );
+    // No expiry at all, seen by the check of EXAT.
+    let (result, _) = run_against("forgets-expiry", 7);
+    let report = failure_of(&result, "SET without KEEPTTL clears");
+    assert!(
+        first_hint(report).contains("Your server keeps no expiry at all"),
+        "{report}"
+    );
+}
+
 #[test]
 fn a_program_that_exits_at_once_is_reported_with_its_output() {
     let (result, printed) = run_against("exit-at-once", 1);

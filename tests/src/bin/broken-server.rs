@@ -64,6 +64,9 @@ enum Mode {
     /// A std HashMap, with DEBUG HTSTATS 0 figures made up from the key
     /// count.
     MadeUpHtstats,
+    /// Decodes every argument as UTF-8, as Python's `.decode()` does: a
+    /// binary one crashes the client's thread with a traceback.
+    DecodesUtf8,
     /// Reads RESP a line at a time, as `readline()` does: a bulk string is
     /// the next line, whatever its declared length, so a value holding
     /// `\n` answers once and then once more for each line of the value.
@@ -75,7 +78,7 @@ impl Mode {
     fn has_key_space(self) -> bool {
         matches!(
             self,
-            Mode::ForgetsExpiry | Mode::MadeUpHtstats | Mode::LineReader
+            Mode::ForgetsExpiry | Mode::MadeUpHtstats | Mode::LineReader | Mode::DecodesUtf8
         )
     }
 }
@@ -190,6 +193,18 @@ fn serve_key_space(mut stream: TcpStream, db: &Db, mode: Mode) {
         let mut replies = Vec::new();
         while let Some((args, length)) = parse_command(&buffer) {
             buffer.drain(..length);
+            if mode == Mode::DecodesUtf8
+                && let Some(bad) = args.iter().find_map(|arg| std::str::from_utf8(arg).err())
+            {
+                eprintln!(
+                    "Traceback (most recent call last):\n  File \"server.py\", line 31, in \
+                     handle\n    args = [arg.decode() for arg in parse(buffer)]\n\
+                     UnicodeDecodeError: 'utf-8' codec can't decode byte in position {}: \
+                     invalid start byte (on purpose)",
+                    bad.valid_up_to()
+                );
+                return;
+            }
             replies.extend(execute(&args, db, mode));
         }
         if stream.write_all(&replies).is_err() {
