@@ -431,8 +431,9 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
 }
 
 /// A failure whose server crashed (its output names a cause) or exited
-/// leads with that: the check's own guess comes after.
-fn with_crash_named(failure: Failure, server: &mut Server) -> Failure {
+/// leads with that: the check's own guess comes after. `clients` is how
+/// many clients the check connected.
+fn with_crash_named(mut failure: Failure, server: &mut Server, clients: usize) -> Failure {
     if let Some(cause) = server.crash_cause() {
         return failure.cause(format!(
             "Your program crashed (or a thread of it did): its output below says why, `{cause}`. \
@@ -440,6 +441,27 @@ fn with_crash_named(failure: Failure, server: &mut Server) -> Failure {
         ));
     }
     match server.exit_status() {
+        // The tester's first connection, the one that waits until the
+        // program listens, was its first client: a program that exits
+        // without a crash before the check's second client has no accept
+        // loop, whatever the check saw (a reset, a refused connection).
+        Some(status) if clients <= 1 => {
+            let seen = std::mem::replace(
+                &mut failure.problem,
+                format!(
+                    "your program exited ({}) after its first client left: accept connections in \
+                     a loop",
+                    describe_status(status)
+                ),
+            );
+            // The check's own hints are about what it saw, not this.
+            failure.hints.truncate(failure.causes);
+            failure.detail("seen", seen).cause(
+                "The tester's first connection (the one that waits until your program listens) \
+                 was your program's first client. A server serves one client after another: \
+                 accept in a loop, and when a client leaves, go back to accepting the next.",
+            )
+        }
         Some(status) => failure.cause(format!(
             "Your program exited ({}) during the check: see its output below.",
             describe_status(status)
@@ -550,6 +572,7 @@ pub fn run_check(
         clients: 0,
     };
     let result = (check.run)(&mut context);
+    let clients = context.clients;
     let title = context
         .title
         .take()
@@ -565,7 +588,7 @@ pub fn run_check(
             // threads a moment to catch the server's last words (a panic
             // message).
             std::thread::sleep(Duration::from_millis(50));
-            let failure = with_crash_named(failure, &mut server);
+            let failure = with_crash_named(failure, &mut server, clients);
             let text = report(stage, &title, &failure, Some(&mut server), settings);
             Outcome::Failed(FailureReport {
                 title: title.clone(),

@@ -83,6 +83,26 @@ fn a_server_that_closes_at_once_fails_stage_1_keeping_connections_open() {
     );
 }
 
+/// The tester's first connection is the program's first client: a program
+/// that exits after it is told so, not that it dropped a connection.
+#[test]
+fn a_server_that_exits_after_its_first_client_is_told_to_accept_in_a_loop() {
+    let (result, _) = run_against("exits-after-first-client", 1);
+    let report = failure_of(&result, "keeps a connection open");
+    assert_contains(
+        report,
+        &[
+            "problem:  your program exited (exit code 0) after its first client left: accept \
+             connections in a loop",
+            "hint:     The tester's first connection",
+        ],
+    );
+    assert!(
+        !report.contains("problem:  the connection of client 1"),
+        "{report}"
+    );
+}
+
 #[test]
 fn a_silent_server_passes_stage_1_and_fails_stage_2_with_no_reply() {
     let (result, _) = run_against("silent", 1);

@@ -47,6 +47,8 @@ enum Mode {
     OneReplyPerRead,
     /// Answers PINGs correctly, but serves one client at a time.
     OneAtATime,
+    /// Serves its first client until it leaves, then exits: no accept loop.
+    ExitsAfterFirstClient,
     /// Panics on the first bytes it reads.
     PanicOnRead,
     /// Prints an error and exits before listening.
@@ -113,6 +115,9 @@ fn main() {
             std::thread::spawn(move || serve_key_space(stream, &db, mode));
         } else if mode == Mode::OneAtATime {
             serve(stream, mode);
+        } else if mode == Mode::ExitsAfterFirstClient {
+            serve(stream, mode);
+            return;
         } else {
             std::thread::spawn(move || serve(stream, mode));
         }
