@@ -53,6 +53,9 @@ pub struct Failure {
     output: Option<String>,
     /// Set when the server never got as far as listening.
     pub did_not_start: bool,
+    /// Set when nothing (more) arrived in time: a check that knows how far
+    /// the client got can say so.
+    pub timed_out: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -75,6 +78,7 @@ impl Failure {
             causes: 0,
             output: None,
             did_not_start: false,
+            timed_out: false,
         }
     }
 

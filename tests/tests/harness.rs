@@ -348,6 +348,24 @@ fn the_first_hint_names_the_kind_of_problem() {
     );
 }
 
+/// A chat whose broadcast waits on every write stalls behind a client that
+/// does not read: the report says where delivery stopped, and why.
+#[test]
+fn a_broadcast_that_waits_on_a_slow_reader_is_told_where_it_stopped() {
+    let (result, _) = run_against("blocking-broadcast", 13);
+    let report = failure_of(&result, "a client that never reads");
+    assert_contains(
+        report,
+        &[
+            "problem:  client 2 stopped receiving after line ",
+            " of 2,000: nothing more arrived within 2 s",
+            "hint:     Delivery stopped once the client that does not read had its fill: a \
+             broadcast that writes to each client in turn and waits on every write",
+        ],
+    );
+    assert!(!report.contains("of connecting"), "{report}");
+}
+
 #[test]
 fn a_program_that_exits_at_once_is_reported_with_its_output() {
     let (result, printed) = run_against("exit-at-once", 1);

@@ -69,6 +69,10 @@ enum Mode {
     /// Decodes every argument as UTF-8, as Python's `.decode()` does: a
     /// binary one crashes the client's thread with a traceback.
     DecodesUtf8,
+    /// A chat server (stage 12) whose broadcast writes to each other
+    /// client in turn and waits on every write: one client that does not
+    /// read stops everyone.
+    BlockingBroadcast,
     /// Reads RESP a line at a time, as `readline()` does: a bulk string is
     /// the next line, whatever its declared length, so a value holding
     /// `\n` answers once and then once more for each line of the value.
@@ -109,8 +113,12 @@ fn main() {
         .unwrap_or_default();
     println!("broken-server ({name}) listening on 127.0.0.1:{port}");
     let db = Db::default();
+    let chat = Chat::default();
     for stream in listener.incoming().flatten() {
-        if mode.has_key_space() {
+        if mode == Mode::BlockingBroadcast {
+            let chat = Arc::clone(&chat);
+            std::thread::spawn(move || serve_chat(stream, &chat));
+        } else if mode.has_key_space() {
             let db = Arc::clone(&db);
             std::thread::spawn(move || serve_key_space(stream, &db, mode));
         } else if mode == Mode::OneAtATime {
@@ -175,6 +183,48 @@ fn serve(mut stream: TcpStream, mode: Mode) {
             }
         }
     }
+}
+
+/// The chat's clients: an id, a nick and a stream to write to.
+type Chat = Arc<Mutex<Vec<(usize, String, TcpStream)>>>;
+
+/// Stage 12's chat, with its broadcast done under the lock, one blocking
+/// write after another.
+fn serve_chat(stream: TcpStream, chat: &Chat) {
+    use std::io::BufRead;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let mut nick = format!("user{id}");
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let _ = writeln!(writer, "Welcome, {nick}! /nick NAME to change it");
+    let lock = || chat.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    lock().push((id, nick.clone(), writer));
+    let to_others = |text: &str| {
+        for (other, _, stream) in lock().iter_mut() {
+            if *other != id {
+                // The mistake: a client that does not read blocks this.
+                let _ = stream.write_all(format!("{text}\n").as_bytes());
+            }
+        }
+    };
+    for line in std::io::BufReader::new(stream).lines() {
+        let Ok(line) = line else { break };
+        if let Some(new) = line.strip_prefix("/nick ") {
+            let old = std::mem::replace(&mut nick, new.to_string());
+            for (other, name, stream) in lock().iter_mut() {
+                if *other == id {
+                    *name = nick.clone();
+                    let _ = writeln!(stream, "* you are now {nick}");
+                }
+            }
+            to_others(&format!("* {old} is now {nick}"));
+        } else {
+            to_others(&format!("{nick}> {line}"));
+        }
+    }
+    lock().retain(|(other, _, _)| *other != id);
 }
 
 /// Every key, with its value and whether SET gave it an expiry time (which
