@@ -10,10 +10,15 @@ use harness::stages;
 
 /// Runs stage `stage`'s checks against `broken-server --mode MODE`.
 fn run_against(mode: &str, stage: u8) -> (StageResult, String) {
+    run_with_seed(mode, stage, 42)
+}
+
+/// The same with the random values of `seed`.
+fn run_with_seed(mode: &str, stage: u8, seed: u64) -> (StageResult, String) {
     let command = format!("{} --mode {mode}", env!("CARGO_BIN_EXE_broken-server"));
     let mut settings = RunSettings::new(
         ServerSpec::Command(command),
-        42,
+        seed,
         "cargo test -p tests --test harness",
     );
     settings.startup_timeout = Duration::from_secs(3);
@@ -204,6 +209,20 @@ fn one_reply_per_read_passes_stage_2_and_fails_stage_3() {
         report,
         &["found extra data", "Answer whole commands, not reads"],
     );
+}
+
+/// Random pieces never fall on the PINGs' boundaries alone: seed 976092
+/// once drew 7 pieces of one PING each, which a server that answers once
+/// per read passes.
+#[test]
+fn random_pieces_always_split_a_ping() {
+    for seed in [976_092, 1, 2] {
+        let (result, _) = run_with_seed("one-reply-per-read", 3, seed);
+        failure_of(
+            &result,
+            "answers several PINGs whose bytes arrive in random pieces",
+        );
+    }
 }
 
 #[test]
