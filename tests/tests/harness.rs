@@ -385,6 +385,22 @@ fn a_broadcast_that_waits_on_a_slow_reader_is_told_where_it_stopped() {
     assert!(!report.contains("of connecting"), "{report}");
 }
 
+/// The hint for memory reserved on a client's word says it in words any
+/// language's learner can follow, not in Rust alone.
+#[test]
+fn reserving_a_declared_length_is_explained_in_words() {
+    let (result, _) = run_against("reserves-declared", 5);
+    let report = failure_of(&result, "serves other clients while one declares a 500 MB");
+    assert_contains(
+        report,
+        &[
+            "MB reserved after a client declared a 500 MB argument",
+            "Don't create or reserve a buffer of the declared size before the bytes arrive",
+            "Go's `make([]byte, n)` and Python's `bytearray(n)`",
+        ],
+    );
+}
+
 #[test]
 fn a_program_that_exits_at_once_is_reported_with_its_output() {
     let (result, printed) = run_against("exit-at-once", 1);

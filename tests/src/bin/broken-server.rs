@@ -73,6 +73,9 @@ enum Mode {
     /// client in turn and waits on every write: one client that does not
     /// read stops everyone.
     BlockingBroadcast,
+    /// Reserves a buffer of the length a bulk string declares, before its
+    /// bytes arrive.
+    ReservesDeclared,
     /// Reads RESP a line at a time, as `readline()` does: a bulk string is
     /// the next line, whatever its declared length, so a value holding
     /// `\n` answers once and then once more for each line of the value.
@@ -84,7 +87,11 @@ impl Mode {
     fn has_key_space(self) -> bool {
         matches!(
             self,
-            Mode::ForgetsExpiry | Mode::MadeUpHtstats | Mode::LineReader | Mode::DecodesUtf8
+            Mode::ForgetsExpiry
+                | Mode::MadeUpHtstats
+                | Mode::LineReader
+                | Mode::DecodesUtf8
+                | Mode::ReservesDeclared
         )
     }
 }
@@ -239,12 +246,16 @@ fn serve_key_space(mut stream: TcpStream, db: &Db, mode: Mode) {
     }
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
+    let mut reserved: Vec<Vec<u8>> = Vec::new();
     loop {
         let read = match stream.read(&mut chunk) {
             Ok(0) | Err(_) => return,
             Ok(read) => read,
         };
         buffer.extend_from_slice(&chunk[..read]);
+        if mode == Mode::ReservesDeclared {
+            reserve_declared(&buffer, &mut reserved);
+        }
         let mut replies = Vec::new();
         while let Some((args, length)) = parse_command(&buffer) {
             buffer.drain(..length);
@@ -311,6 +322,25 @@ fn serve_lines(stream: TcpStream, db: &Db, mode: Mode) {
         };
         if writer.write_all(&reply).is_err() {
             return;
+        }
+    }
+}
+
+/// The mistake of `reserves-declared`: a buffer for each `$N` of over 1 MB
+/// in `buffer`, made before the bytes arrive (once per length).
+fn reserve_declared(buffer: &[u8], reserved: &mut Vec<Vec<u8>>) {
+    for piece in buffer.split(|b| *b == b'$').skip(1) {
+        let digits: Vec<u8> = piece
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .copied()
+            .collect();
+        let declared: usize = std::str::from_utf8(&digits)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if declared > 1 << 20 && !reserved.iter().any(|r| r.capacity() == declared) {
+            reserved.push(Vec::with_capacity(declared));
         }
     }
 }
