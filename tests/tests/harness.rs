@@ -401,6 +401,22 @@ fn reserving_a_declared_length_is_explained_in_words() {
     );
 }
 
+/// A chat that reads lines with a limit of its own (Python's readline()
+/// raises past 64 KiB) passes the 10,000-byte line and dies on 100 KB.
+#[test]
+fn a_line_past_a_readers_own_limit_is_sent_and_refused() {
+    let (result, _) = run_against("readline-limit", 12);
+    let report = failure_of(&result, "a line over 4096 bytes");
+    assert_contains(
+        report,
+        &[
+            "The client sent a line of 100 KB: one error line, and the connection lives",
+            "Python's StreamReader.readline()",
+            "LimitOverrunError",
+        ],
+    );
+}
+
 #[test]
 fn a_program_that_exits_at_once_is_reported_with_its_output() {
     let (result, printed) = run_against("exit-at-once", 1);

@@ -76,6 +76,10 @@ enum Mode {
     /// Reserves a buffer of the length a bulk string declares, before its
     /// bytes arrive.
     ReservesDeclared,
+    /// The same chat, refusing lines over 4096 bytes, but reading lines
+    /// as Python's `StreamReader.readline()` does: past 64 KiB without a
+    /// `\n` it raises, and the client's handler dies.
+    ReadlineLimit,
     /// Reads RESP a line at a time, as `readline()` does: a bulk string is
     /// the next line, whatever its declared length, so a value holding
     /// `\n` answers once and then once more for each line of the value.
@@ -122,9 +126,9 @@ fn main() {
     let db = Db::default();
     let chat = Chat::default();
     for stream in listener.incoming().flatten() {
-        if mode == Mode::BlockingBroadcast {
+        if matches!(mode, Mode::BlockingBroadcast | Mode::ReadlineLimit) {
             let chat = Arc::clone(&chat);
-            std::thread::spawn(move || serve_chat(stream, &chat));
+            std::thread::spawn(move || serve_chat(stream, &chat, mode));
         } else if mode.has_key_space() {
             let db = Arc::clone(&db);
             std::thread::spawn(move || serve_key_space(stream, &db, mode));
@@ -197,7 +201,7 @@ type Chat = Arc<Mutex<Vec<(usize, String, TcpStream)>>>;
 
 /// Stage 12's chat, with its broadcast done under the lock, one blocking
 /// write after another.
-fn serve_chat(stream: TcpStream, chat: &Chat) {
+fn serve_chat(stream: TcpStream, chat: &Chat, mode: Mode) {
     use std::io::BufRead;
     static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
     let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -216,8 +220,31 @@ fn serve_chat(stream: TcpStream, chat: &Chat) {
             }
         }
     };
-    for line in std::io::BufReader::new(stream).lines() {
-        let Ok(line) = line else { break };
+    let mut reader = std::io::BufReader::new(stream);
+    loop {
+        let mut bytes = Vec::new();
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&bytes)
+            .trim_end_matches(['\r', '\n'])
+            .to_string();
+        if mode == Mode::ReadlineLimit && line.len() > 64 * 1024 {
+            // Its thread dies; the client stays in the list, a ghost.
+            eprintln!(
+                "Traceback (most recent call last):\n  File \"chat.py\", line 40, in handle\n\
+                 asyncio.exceptions.LimitOverrunError: Separator is not found, and chunk exceed \
+                 the limit (on purpose)"
+            );
+            return;
+        }
+        if mode == Mode::ReadlineLimit && line.len() > 4096 {
+            let _ = reader
+                .get_mut()
+                .write_all(b"! line too long (over 4096 bytes): not sent\n");
+            continue;
+        }
         if let Some(new) = line.strip_prefix("/nick ") {
             let old = std::mem::replace(&mut nick, new.to_string());
             for (other, name, stream) in lock().iter_mut() {
