@@ -28,9 +28,9 @@ progress CMD="":
 hint N K="1":
     @cargo run -q -p tests --bin course -- hint {{N}} {{K}}
 
-# Stuck on stage N? Start my-server/ again from the reference stage it builds on, usually N-1 (yours is moved aside, not deleted).
-checkpoint N:
-    @cargo run -q -p tests --bin course -- checkpoint {{N}}
+# Stuck on stage N? Start my-server/ again from the reference stage it builds on, usually N-1 (yours is moved aside, not deleted). A program of yours in another language stays registered (`--register`: test my-server/ instead).
+checkpoint N *ARGS:
+    @cargo run -q -p tests --bin course -- checkpoint {{N}} {{ARGS}}
 
 # Test stage N (default: the first you have not passed) again each time you save a file of your program.
 watch N="":

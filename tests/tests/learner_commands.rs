@@ -316,6 +316,35 @@ fn progress_shows_stages_left_behind_by_a_protocol_change() {
         .says("Next: stage 12, ");
 }
 
+/// A learner in another language who takes a checkpoint keeps their
+/// program registered: the checkpoint is the reference to read, unless
+/// they ask for it to be tested.
+#[test]
+fn a_checkpoint_keeps_a_program_in_another_language_registered() {
+    let learner = LearnerDir::new("checkpoint-python");
+    learner
+        .run("course", &["register", "python3 server.py"])
+        .succeeded();
+    learner
+        .run("course", &["checkpoint", "4"])
+        .succeeded()
+        .says("Your registered program stays `python3 server.py`: the tests still run it")
+        .says("to read and diff against yours")
+        .says("`just checkpoint 4 --register`");
+    let registered = std::fs::read_to_string(learner.file(".course/server")).unwrap();
+    assert!(
+        registered.contains("run = python3 server.py"),
+        "{registered}"
+    );
+    assert!(learner.file("my-server/src/main.rs").is_file());
+    learner
+        .run("course", &["checkpoint", "4", "--register"])
+        .succeeded()
+        .says("The registered program was `python3 server.py`; it is now this project.");
+    let registered = std::fs::read_to_string(learner.file(".course/server")).unwrap();
+    assert!(registered.contains("run = my-server/target/debug/my-server"));
+}
+
 /// A program that does not build is not tested: the build's errors show,
 /// and the run stops there.
 #[test]

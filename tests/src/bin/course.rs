@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! course start                      # just start: my-server/, registered
-//! course checkpoint N               # just checkpoint N: my-server/ from the stage N builds on
+//! course checkpoint N [--register]  # just checkpoint N: my-server/ from the stage N builds on
 //! course register [--build CMD] [--watch PATH]... [CMD]
 //!                                   # just register: name your program (any language)
 //! course unregister                 # just unregister
@@ -46,6 +46,11 @@ enum CourseCommand {
     Checkpoint {
         #[arg(value_name = "N", value_parser = stages::from_argument)]
         stage: &'static Stage,
+        /// Test the new my-server/ from now on, even when a program of
+        /// yours in another language is registered (by default it stays
+        /// registered, and my-server/ is the reference to read).
+        #[arg(long)]
+        register: bool,
     },
     /// Test CMD (any language; `--port N` is added) from now on. Without
     /// CMD: show the registered program.
@@ -98,8 +103,8 @@ fn hint_number(text: &str) -> Result<usize, String> {
 fn main() -> ExitCode {
     let result = match Arguments::parse().command {
         CourseCommand::Start => project::start(&learner_dir()).map(print_and_succeed),
-        CourseCommand::Checkpoint { stage } => {
-            project::checkpoint(&learner_dir(), stage).map(print_and_succeed)
+        CourseCommand::Checkpoint { stage, register } => {
+            project::checkpoint(&learner_dir(), stage, register).map(print_and_succeed)
         }
         CourseCommand::Register {
             build,
