@@ -370,6 +370,44 @@ fn a_build_that_fails_stops_the_run_with_its_errors() {
         .does_not_say("Stage 1: bind a port");
 }
 
+/// A build that does not write the program the registration runs (Go's
+/// `go build` names its output after the folder) is found at `register`
+/// and at every run, instead of the tests running an old program in
+/// silence; a build says it is building, and from where.
+#[test]
+fn a_program_older_than_its_build_is_warned_about() {
+    let learner = LearnerDir::new("stale");
+    std::fs::create_dir_all(learner.file("goredis")).unwrap();
+    let program = learner.file("goredis/server");
+    std::fs::write(&program, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&program)
+        .unwrap()
+        .set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30))
+        .unwrap();
+    let build = "cd goredis && echo built > goredis";
+    learner
+        .run("course", &["register", "--build", build, "goredis/server"])
+        .succeeded()
+        .says("building: cd goredis && echo built > goredis   (from ")
+        .says("goredis/server` is older than this build, which did not write it");
+    learner
+        .run("tester", &["--stage", "1"])
+        .failed()
+        .says("building: cd goredis")
+        .says("is older than this build")
+        .says("the tests run an old program");
+    // A build that names a program that is not there at all.
+    learner
+        .run(
+            "course",
+            &["register", "--build", "true", "./missing/server"],
+        )
+        .succeeded()
+        .says("the program `./missing/server` starts, is not there");
+}
+
 /// Hints come one at a time, from the stage's hints page in the book.
 #[test]
 fn hints_are_shown_one_at_a_time_on_request() {

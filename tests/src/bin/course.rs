@@ -24,7 +24,9 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, Subcommand};
 
 use harness::check::{RunSettings, Stage, run_stage};
-use harness::learner::{Origin, Registration, choose_program, learner_dir, record_pass};
+use harness::learner::{
+    Origin, Registration, build_and_check, choose_program, learner_dir, record_pass,
+};
 use harness::random::seed_from_environment;
 use harness::{hints, progress, project, stages};
 
@@ -153,6 +155,16 @@ fn register(build: Option<String>, watch: Vec<String>, run: &str) -> Result<Exit
     let mut registration = Registration::for_command(run, build.as_deref(), &dir);
     if !watch.is_empty() {
         registration.watch = watch;
+    }
+    // A build that fails, or writes its program elsewhere, is found now
+    // rather than at the first test.
+    if let Some(build) = &registration.build {
+        println!("Checking that the build works (it runs before each test run)...");
+        match build_and_check(build, &registration.run, &dir) {
+            Ok(Some(warning)) => println!("{warning}"),
+            Ok(None) => {}
+            Err(problem) => println!("{problem} (Registered anyway.)"),
+        }
     }
     registration.save(&dir, "just register")?;
     println!(
