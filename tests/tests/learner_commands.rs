@@ -408,6 +408,48 @@ fn a_program_older_than_its_build_is_warned_about() {
         .says("the program `./missing/server` starts, is not there");
 }
 
+/// Without `just`: cargo's aliases run the same programs (the tester takes
+/// the command after the stage, as `just test-stage 3 CMD` does), and the
+/// learner's `just` recipes end a failed run without just's own error line.
+#[test]
+fn cargo_aliases_and_quiet_recipes_serve_a_learner_without_just() {
+    let config = std::fs::read_to_string(course_dir().join(".cargo/config.toml")).unwrap();
+    for alias in [
+        "test-stage = \"run -q -p tests --bin tester -- --stage\"",
+        "test-upto = \"run -q -p tests --bin tester -- --upto\"",
+        "course = \"run -q -p tests --bin course --\"",
+    ] {
+        assert!(config.contains(alias), "no alias {alias} in:\n{config}");
+    }
+    let learner = LearnerDir::new("no-just");
+    learner
+        .run("tester", &["--stage", "1", "reference"])
+        .succeeded()
+        .says("Testing the reference stage-01-bind-port");
+    let justfile = std::fs::read_to_string(course_dir().join("justfile")).unwrap();
+    for recipe in [
+        "start:",
+        "register ",
+        "progress ",
+        "watch ",
+        "test-stage ",
+        "test-upto ",
+    ] {
+        let at = justfile
+            .lines()
+            .position(|line| line.starts_with(recipe))
+            .unwrap_or_else(|| panic!("no recipe {recipe}"));
+        let attributes: Vec<&str> = justfile.lines().take(at).collect();
+        assert!(
+            attributes[attributes.len().saturating_sub(2)..].contains(&"[no-exit-message]"),
+            "`{recipe}` would end a failed run with just's own error line"
+        );
+    }
+    let readme = std::fs::read_to_string(course_dir().join("README.md")).unwrap();
+    assert!(readme.contains("`cargo test-stage 3`"));
+    assert!(readme.contains("just register --watch"));
+}
+
 /// Hints come one at a time, from the stage's hints page in the book.
 #[test]
 fn hints_are_shown_one_at_a_time_on_request() {
