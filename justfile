@@ -8,12 +8,14 @@ default:
 # --- Your own server -------------------------------------------------------
 
 # Create my-server/, your own server (a Rust project with an empty main), and test it from now on.
-start:
+[no-exit-message]
+start: (_say-if-building "course")
     @cargo run -q -p tests --bin course -- start
 
 # Test your program, in any language, from now on: `just register "python3 server.py"` (`--build CMD` builds it first). No CMD: show it.
 [positional-arguments]
-register *ARGS:
+[no-exit-message]
+register *ARGS: (_say-if-building "course")
     @cargo run -q -p tests --bin course -- register "$@"
 
 # Test the reference stages again, not your program.
@@ -21,19 +23,21 @@ unregister:
     @cargo run -q -p tests --bin course -- unregister
 
 # Run the stages in order against your program (or CMD): which pass, the first that fails and why, what to read next.
-progress CMD="":
+[no-exit-message]
+progress CMD="": (_say-if-building "course")
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin course -- progress --server {{quote(CMD)}}
 
 # Stage N's hint K (1 first: a question; the last is nearly the answer).
 hint N K="1":
     @cargo run -q -p tests --bin course -- hint {{N}} {{K}}
 
-# Stuck on stage N? Start my-server/ again from the reference stage it builds on, usually N-1 (yours is moved aside, not deleted).
-checkpoint N:
-    @cargo run -q -p tests --bin course -- checkpoint {{N}}
+# Stuck on stage N? Start my-server/ again from the reference stage it builds on, usually N-1 (yours is moved aside, not deleted). A program of yours in another language stays registered (`--register`: test my-server/ instead).
+checkpoint N *ARGS:
+    @cargo run -q -p tests --bin course -- checkpoint {{N}} {{ARGS}}
 
 # Test stage N (default: the first you have not passed) again each time you save a file of your program.
-watch N="":
+[no-exit-message]
+watch N="": (_say-if-building "course")
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin course -- watch {{N}}
 
 # --- The stages ------------------------------------------------------------
@@ -44,11 +48,13 @@ run N *ARGS:
 
 # (The test recipes raise the limit of open files to the most allowed: the chat stages' checks open over a thousand connections.)
 # Run stage N's checks against your program (registered, or CMD in any language: the tester adds `--port N`), else the reference. CMD `reference`: the reference.
-test-stage N CMD="":
+[no-exit-message]
+test-stage N CMD="": (_say-if-building "tester")
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin tester -- --stage {{N}} --server {{quote(CMD)}}
 
 # Run the checks of stages 1 to N that still apply to stage N, in order, against your program (or CMD, or the reference).
-test-upto N CMD="":
+[no-exit-message]
+test-upto N CMD="": (_say-if-building "tester")
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q -p tests --bin tester -- --upto {{N}} --server {{quote(CMD)}}
 
 # Everything: every reference stage against its own and earlier stages' checks, and the tester's own tests.
@@ -138,6 +144,11 @@ check-course:
 # What CI runs: format, lints, every test, redis-cli against the stages, the book.
 ci:
     bash .ci/run
+
+# Says so when cargo is about to build the tester's programs, the first time: it takes a while, and `cargo run -q` is silent.
+[private]
+_say-if-building BIN:
+    @[ -x "${CARGO_TARGET_DIR:-target}/debug/{{BIN}}" ] || echo "(Building the course's {{BIN}} first, once: about 20 s.)"
 
 # The folder name of stage N under stages/, e.g. `03-many-pings`.
 [private]

@@ -46,10 +46,16 @@ pub struct Failure {
     pub problem: String,
     details: Vec<Detail>,
     hints: Vec<String>,
+    /// How many of the first hints name the kind of problem (a line
+    /// ending, a crash): they lead, before what the check knows.
+    causes: usize,
     /// What the server printed, shown last.
     output: Option<String>,
     /// Set when the server never got as far as listening.
     pub did_not_start: bool,
+    /// Set when nothing (more) arrived in time: a check that knows how far
+    /// the client got can say so.
+    pub timed_out: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -69,8 +75,10 @@ impl Failure {
             problem: problem.into(),
             details: Vec::new(),
             hints: Vec::new(),
+            causes: 0,
             output: None,
             did_not_start: false,
+            timed_out: false,
         }
     }
 
@@ -92,9 +100,19 @@ impl Failure {
     }
 
     /// Adds a hint before the general ones: what this check knows about the
-    /// likely cause is worth more than what any check would say.
+    /// likely cause is worth more than what any check would say. It comes
+    /// after the hints that name the kind of problem ([`Failure::cause`]).
     pub fn explain(mut self, text: impl Into<String>) -> Failure {
-        self.hints.insert(0, text.into());
+        self.hints.insert(self.causes, text.into());
+        self
+    }
+
+    /// Adds a hint that names the kind of problem seen (a line ending
+    /// without `\r`, a crash in the server's output, an option ignored):
+    /// it leads, before what the check that ran would guess.
+    pub fn cause(mut self, text: impl Into<String>) -> Failure {
+        self.hints.insert(self.causes, text.into());
+        self.causes += 1;
         self
     }
 
@@ -416,6 +434,46 @@ pub fn run_stage(stage: &Stage, settings: &RunSettings, out: &mut dyn Write) -> 
     result
 }
 
+/// A failure whose server crashed (its output names a cause) or exited
+/// leads with that: the check's own guess comes after. `clients` is how
+/// many clients the check connected.
+fn with_crash_named(mut failure: Failure, server: &mut Server, clients: usize) -> Failure {
+    if let Some(cause) = server.crash_cause() {
+        return failure.cause(format!(
+            "Your program crashed (or a thread of it did): its output below says why, `{cause}`. \
+             Fix that first."
+        ));
+    }
+    match server.exit_status() {
+        // The tester's first connection, the one that waits until the
+        // program listens, was its first client: a program that exits
+        // without a crash before the check's second client has no accept
+        // loop, whatever the check saw (a reset, a refused connection).
+        Some(status) if clients <= 1 => {
+            let seen = std::mem::replace(
+                &mut failure.problem,
+                format!(
+                    "your program exited ({}) after its first client left: accept connections in \
+                     a loop",
+                    describe_status(status)
+                ),
+            );
+            // The check's own hints are about what it saw, not this.
+            failure.hints.truncate(failure.causes);
+            failure.detail("seen", seen).cause(
+                "The tester's first connection (the one that waits until your program listens) \
+                 was your program's first client. A server serves one client after another: \
+                 accept in a loop, and when a client leaves, go back to accepting the next.",
+            )
+        }
+        Some(status) => failure.cause(format!(
+            "Your program exited ({}) during the check: see its output below.",
+            describe_status(status)
+        )),
+        None => failure,
+    }
+}
+
 /// Prints each failure's report; a failure whose problem is the same as an
 /// earlier check's (a missing command fails every check that needs it) is
 /// said in one line, not printed again in full.
@@ -518,6 +576,7 @@ pub fn run_check(
         clients: 0,
     };
     let result = (check.run)(&mut context);
+    let clients = context.clients;
     let title = context
         .title
         .take()
@@ -533,6 +592,7 @@ pub fn run_check(
             // threads a moment to catch the server's last words (a panic
             // message).
             std::thread::sleep(Duration::from_millis(50));
+            let failure = with_crash_named(failure, &mut server, clients);
             let text = report(stage, &title, &failure, Some(&mut server), settings);
             Outcome::Failed(FailureReport {
                 title: title.clone(),

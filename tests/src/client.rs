@@ -31,6 +31,8 @@ pub struct Client {
     writes: usize,
     /// A reply to what was sent has been matched.
     answered: bool,
+    /// How many replies (or lines) this connection has received whole.
+    taken: usize,
     /// The protocol of that reply has one reply per request: bytes still
     /// here when the next request goes are a reply too many.
     one_reply_per_request: bool,
@@ -82,6 +84,7 @@ impl Client {
             sent: Vec::new(),
             writes: 0,
             answered: false,
+            taken: 0,
             one_reply_per_request: false,
         })
     }
@@ -234,6 +237,7 @@ impl Client {
     fn take<F: Frame>(&mut self, length: usize) {
         self.received.drain(..length);
         self.answered = true;
+        self.taken += 1;
         self.one_reply_per_request = F::ONE_REPLY_PER_REQUEST;
     }
 
@@ -298,16 +302,53 @@ impl Client {
             None => wanted.to_string(),
         };
         match missing {
-            Missing::Invalid(reason) => with_received(
-                self.failure_with_sent(format!(
-                    "{which}the reply is not valid {}: {reason}",
-                    F::PROTOCOL
-                ))
-                .detail("wanted", wanted.to_string()),
-            ),
+            Missing::Invalid(reason) => {
+                let failure = with_received(
+                    self.failure_with_sent(format!(
+                        "{which}the reply is not valid {}: {reason}",
+                        F::PROTOCOL
+                    ))
+                    .detail("wanted", wanted.to_string()),
+                );
+                match F::PROTOCOL {
+                    "RESP" if reason.contains("\\n alone") => failure.cause(
+                        "Every line of a RESP reply ends with \\r\\n, and this one ends with \\n \
+                         alone: write \"\\r\\n\" yourself (print() and println add \\n only).",
+                    ),
+                    "RESP" => failure.cause(
+                        "These bytes are not a RESP reply at all: compare them with the expected \
+                         bytes, from the caret on.",
+                    ),
+                    _ => failure,
+                }
+            }
             Missing::Diverged => with_received(self.failure_with_sent(format!(
                 "{which}wrong reply: expected {wanted}, and these bytes differ"
             ))),
+            // A connection that has received before, with nothing asked
+            // since (or where lines come unasked): it stopped receiving.
+            Missing::TimedOut
+                if self.received.is_empty()
+                    && self.taken > 0
+                    && (self.sent.is_empty() || !F::ONE_REPLY_PER_REQUEST) =>
+            {
+                let mut failure = Failure::new(format!(
+                    "{which}nothing more arrived within {} s: {} had received {} {}{} before",
+                    REPLY_TIMEOUT.as_secs(),
+                    self.name,
+                    self.taken,
+                    F::PROTOCOL,
+                    if F::PROTOCOL == "line" {
+                        "s"
+                    } else {
+                        " replies"
+                    },
+                ))
+                .detail("expected", expected_line)
+                .detail("got", "nothing");
+                failure.timed_out = true;
+                failure
+            }
             Missing::TimedOut if self.received.is_empty() && self.sent.is_empty() => self
                 .failure_with_sent(format!(
                     "{which}nothing arrived within {} s of connecting (the client sent nothing)",

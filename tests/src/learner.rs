@@ -328,30 +328,80 @@ impl ProgramUnderTest {
         let Some(build) = &self.build else {
             return Ok(());
         };
-        let status = Command::new("sh")
-            .arg("-c")
-            .arg(build)
-            .stdin(Stdio::null())
-            // Its messages go where the tester's report goes (stdout), in order.
-            .stdout(Stdio::inherit())
-            .stderr(stderr_to_stdout())
-            .status()
-            .map_err(|error| format!("could not run `{build}`: {error}"))?;
-        if status.success() {
-            Ok(())
-        } else {
-            Err(format!(
-                "your program did not build: `{build}` failed ({}). Fix what it says above, then \
-                 run this again.",
-                crate::server::describe_status(status)
-            ))
+        let ServerSpec::Command(run) = &self.spec else {
+            return Ok(());
+        };
+        if let Some(warning) = build_and_check(build, run, &dir)? {
+            println!("{warning}");
         }
+        Ok(())
     }
 
     /// True when the program tested is the learner's, so a pass is theirs.
     pub fn is_learners(&self) -> bool {
         self.origin != Origin::Reference
     }
+}
+
+/// Runs a registered build from `dir` (saying so, since it may take a
+/// while), then looks at the program `run` starts: a warning if the build
+/// did not write it (it is older than the build, so the tests would run an
+/// old program), an error if the build failed.
+pub fn build_and_check(build: &str, run: &str, dir: &Path) -> Result<Option<String>, String> {
+    println!("building: {build}   (from {})", dir.display());
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    let started = SystemTime::now();
+    let status = Command::new("sh")
+        .arg("-c")
+        .arg(build)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        // Its messages go where the tester's report goes (stdout), in order.
+        .stdout(Stdio::inherit())
+        .stderr(stderr_to_stdout())
+        .status()
+        .map_err(|error| format!("could not run `{build}`: {error}"))?;
+    if !status.success() {
+        return Err(format!(
+            "your program did not build: `{build}` failed ({}), run from {}. Fix what it says \
+             above, then run this again.",
+            crate::server::describe_status(status),
+            dir.display()
+        ));
+    }
+    let Some(program) = program_file(run, dir) else {
+        return Ok(None);
+    };
+    let modified = std::fs::metadata(&program).and_then(|metadata| metadata.modified());
+    Ok(match modified {
+        Err(_) => Some(format!(
+            "warning: the build ran, but `{}`, the program `{run}` starts, is not there: \
+             does the build write it there? (The build runs from {}.)",
+            program.display(),
+            dir.display()
+        )),
+        // A second of slack: some file systems keep whole seconds.
+        Ok(modified) if modified + std::time::Duration::from_secs(1) < started => Some(format!(
+            "warning: `{}` is older than this build, which did not write it: the tests run an \
+             old program. Does the build write its output there? (Go's `go build` in folder \
+             `x` writes `x/x`, not `x/server`; `go build -o server .` names it. The build runs \
+             from {}.)",
+            program.display(),
+            dir.display()
+        )),
+        Ok(_) => None,
+    })
+}
+
+/// The file a registered command runs, when its first word is a path
+/// (`./server`, `goredis/server`; not `python3`).
+fn program_file(run: &str, dir: &Path) -> Option<PathBuf> {
+    let first = run.split_whitespace().next()?;
+    let first = first.trim_matches(|c| c == '"' || c == '\'');
+    if !first.contains('/') {
+        return None;
+    }
+    Some(dir.join(expand_home(first)))
 }
 
 /// The build's error output, into the tester's standard output so that a

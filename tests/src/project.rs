@@ -72,7 +72,7 @@ pub fn start(learner_dir: &Path) -> Result<String, String> {
 
 /// `just checkpoint N`: a new `my-server/` copied from the reference stage
 /// N-1 (the empty project for N = 1), the learner's own moved aside first.
-pub fn checkpoint(learner_dir: &Path, stage: &Stage) -> Result<String, String> {
+pub fn checkpoint(learner_dir: &Path, stage: &Stage, register: bool) -> Result<String, String> {
     let project = learner_dir.join(PROJECT_FOLDER);
     let moved_to = if project.exists() {
         let aside = free_name(
@@ -98,7 +98,15 @@ pub fn checkpoint(learner_dir: &Path, stage: &Stage) -> Result<String, String> {
     }
     let registration = Registration::for_project();
     let written_by = format!("just checkpoint {}", stage.number);
-    registration.save(learner_dir, &written_by)?;
+    // A program of the learner's own, not my-server/ (another language,
+    // most likely), stays registered unless they ask: the checkpoint is
+    // then the reference to read and diff against.
+    let keeps_own = previous
+        .as_ref()
+        .is_some_and(|previous| *previous != registration && !register);
+    if !keeps_own {
+        registration.save(learner_dir, &written_by)?;
+    }
 
     let mut replaced = Vec::new();
     match &moved_to {
@@ -110,6 +118,13 @@ pub fn checkpoint(learner_dir: &Path, stage: &Stage) -> Result<String, String> {
         None => replaced.push(format!("There was no {PROJECT_FOLDER}/ before.")),
     }
     match previous {
+        Some(previous) if keeps_own => replaced.push(format!(
+            "Your registered program stays `{}`: the tests still run it, not this project. \
+             This project is the reference in Rust, to read and diff against yours while you \
+             write stage {} in your own language. `just checkpoint {} --register` would make \
+             this project the one tested instead.",
+            previous.run, stage.number, stage.number
+        )),
         Some(previous) if previous != registration => replaced.push(format!(
             "The registered program was `{}`; it is now this project. `{}` goes back.",
             previous.run,
@@ -153,11 +168,22 @@ pub fn checkpoint(learner_dir: &Path, stage: &Stage) -> Result<String, String> {
     for line in &replaced {
         let _ = writeln!(note, "- {line}");
     }
+    let tests_here = if keeps_own {
+        format!(
+            "`just test-stage {} {}` runs its checks against this project (after `cargo build \
+             --manifest-path {PROJECT_FOLDER}/Cargo.toml`)",
+            stage.number, registration.run
+        )
+    } else {
+        format!(
+            "`just test-stage {}` runs its checks against this project",
+            stage.number
+        )
+    };
     let _ = write!(
         note,
-        "\n## What is here\n\n{what}\n\n## Next\n\nRead {chapter}; `just test-stage {n}` runs \
-         its checks against this project, `just hint {n}` gives a hint, and `just diff {n}` \
-         shows how the reference does it.\n",
+        "\n## What is here\n\n{what}\n\n## Next\n\nRead {chapter}; {tests_here}, `just hint \
+         {n}` gives a hint, and `just diff {n}` shows how the reference does it.\n",
         n = stage.number
     );
     write_file(&project.join("CHECKPOINT.md"), &note)?;

@@ -281,6 +281,31 @@ impl Server {
     }
 }
 
+impl Server {
+    /// The line of the server's output that says why it crashed, if it
+    /// did: the line that names the cause, or for a Python traceback its
+    /// last line (`UnicodeDecodeError: ...`).
+    pub fn crash_cause(&self) -> Option<String> {
+        let text = self.output_text();
+        let all: Vec<&str> = text.lines().collect();
+        let first = *cause_lines(&all, 0..all.len()).first()?;
+        let line = if all[first].starts_with("Traceback") {
+            all[first + 1..]
+                .iter()
+                .find(|line| !line.starts_with(char::is_whitespace) && !line.is_empty())
+                .copied()
+                .unwrap_or(all[first])
+        } else {
+            all[first]
+        };
+        let line = line.trim();
+        Some(match line.char_indices().nth(MAX_SHOWN_LINE) {
+            Some((cut, _)) => format!("{}...", &line[..cut]),
+            None => line.to_string(),
+        })
+    }
+}
+
 /// Words that start the cause of a crash or of a race, in the output of
 /// Rust (`panicked at`), Go (`panic:`, `fatal error:`, `WARNING: DATA
 /// RACE`), Python (`Traceback`), Java and others (`Exception`).

@@ -10,10 +10,15 @@ use harness::stages;
 
 /// Runs stage `stage`'s checks against `broken-server --mode MODE`.
 fn run_against(mode: &str, stage: u8) -> (StageResult, String) {
+    run_with_seed(mode, stage, 42)
+}
+
+/// The same with the random values of `seed`.
+fn run_with_seed(mode: &str, stage: u8, seed: u64) -> (StageResult, String) {
     let command = format!("{} --mode {mode}", env!("CARGO_BIN_EXE_broken-server"));
     let mut settings = RunSettings::new(
         ServerSpec::Command(command),
-        42,
+        seed,
         "cargo test -p tests --test harness",
     );
     settings.startup_timeout = Duration::from_secs(3);
@@ -80,6 +85,26 @@ fn a_server_that_closes_at_once_fails_stage_1_keeping_connections_open() {
             "problem:  the connection of client 1 was closed by the server while the client was",
             "read from it in a loop until",
         ],
+    );
+}
+
+/// The tester's first connection is the program's first client: a program
+/// that exits after it is told so, not that it dropped a connection.
+#[test]
+fn a_server_that_exits_after_its_first_client_is_told_to_accept_in_a_loop() {
+    let (result, _) = run_against("exits-after-first-client", 1);
+    let report = failure_of(&result, "keeps a connection open");
+    assert_contains(
+        report,
+        &[
+            "problem:  your program exited (exit code 0) after its first client left: accept \
+             connections in a loop",
+            "hint:     The tester's first connection",
+        ],
+    );
+    assert!(
+        !report.contains("problem:  the connection of client 1"),
+        "{report}"
     );
 }
 
@@ -184,6 +209,20 @@ fn one_reply_per_read_passes_stage_2_and_fails_stage_3() {
         report,
         &["found extra data", "Answer whole commands, not reads"],
     );
+}
+
+/// Random pieces never fall on the PINGs' boundaries alone: seed 976092
+/// once drew 7 pieces of one PING each, which a server that answers once
+/// per read passes.
+#[test]
+fn random_pieces_always_split_a_ping() {
+    for seed in [976_092, 1, 2] {
+        let (result, _) = run_with_seed("one-reply-per-read", 3, seed);
+        failure_of(
+            &result,
+            "answers several PINGs whose bytes arrive in random pieces",
+        );
+    }
 }
 
 #[test]
@@ -291,6 +330,91 @@ fn a_race_warning_is_reported_even_when_the_checks_pass() {
         ],
     );
     assert_eq!(printed.matches("| WARNING: DATA RACE").count(), 1);
+}
+
+/// The hint that leads is chosen from the kind of problem (a line ending,
+/// a crash, an option ignored), not from the check that happened to see it.
+#[test]
+fn the_first_hint_names_the_kind_of_problem() {
+    let first_hint = |report: &str| {
+        let at = report.find("\nhint:     ").expect("a hint") + 1;
+        report[at..].lines().next().unwrap().to_string()
+    };
+    // A missing \r, seen by the check about one client after another.
+    let (result, _) = run_against("no-crlf", 2);
+    let report = failure_of(&result, "answers a PING from each of 3 clients");
+    assert!(
+        first_hint(report).contains("Every line of a RESP reply ends with \\r\\n"),
+        "{report}"
+    );
+    // A crash on a binary value, seen by the check of a 1 MB argument.
+    let (result, _) = run_against("decodes-utf8", 5);
+    let report = failure_of(&result, "echoes a 1 MB argument");
+    assert!(
+        first_hint(report).contains("Your program crashed"),
+        "{report}"
+    );
+    assert_contains(
+        report,
+        &["`UnicodeDecodeError: 'utf-8' codec can't decode byte in position"],
+    );
+    // No expiry at all, seen by the check of EXAT.
+    let (result, _) = run_against("forgets-expiry", 7);
+    let report = failure_of(&result, "SET without KEEPTTL clears");
+    assert!(
+        first_hint(report).contains("Your server keeps no expiry at all"),
+        "{report}"
+    );
+}
+
+/// A chat whose broadcast waits on every write stalls behind a client that
+/// does not read: the report says where delivery stopped, and why.
+#[test]
+fn a_broadcast_that_waits_on_a_slow_reader_is_told_where_it_stopped() {
+    let (result, _) = run_against("blocking-broadcast", 13);
+    let report = failure_of(&result, "a client that never reads");
+    assert_contains(
+        report,
+        &[
+            "problem:  client 2 stopped receiving after line ",
+            " of 2,000: nothing more arrived within 2 s",
+            "hint:     Delivery stopped once the client that does not read had its fill: a \
+             broadcast that writes to each client in turn and waits on every write",
+        ],
+    );
+    assert!(!report.contains("of connecting"), "{report}");
+}
+
+/// The hint for memory reserved on a client's word says it in words any
+/// language's learner can follow, not in Rust alone.
+#[test]
+fn reserving_a_declared_length_is_explained_in_words() {
+    let (result, _) = run_against("reserves-declared", 5);
+    let report = failure_of(&result, "serves other clients while one declares a 500 MB");
+    assert_contains(
+        report,
+        &[
+            "MB reserved after a client declared a 500 MB argument",
+            "Don't create or reserve a buffer of the declared size before the bytes arrive",
+            "Go's `make([]byte, n)` and Python's `bytearray(n)`",
+        ],
+    );
+}
+
+/// A chat that reads lines with a limit of its own (Python's readline()
+/// raises past 64 KiB) passes the 10,000-byte line and dies on 100 KB.
+#[test]
+fn a_line_past_a_readers_own_limit_is_sent_and_refused() {
+    let (result, _) = run_against("readline-limit", 12);
+    let report = failure_of(&result, "a line over 4096 bytes");
+    assert_contains(
+        report,
+        &[
+            "The client sent a line of 100 KB: one error line, and the connection lives",
+            "Python's StreamReader.readline()",
+            "LimitOverrunError",
+        ],
+    );
 }
 
 #[test]

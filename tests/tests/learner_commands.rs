@@ -316,6 +316,35 @@ fn progress_shows_stages_left_behind_by_a_protocol_change() {
         .says("Next: stage 12, ");
 }
 
+/// A learner in another language who takes a checkpoint keeps their
+/// program registered: the checkpoint is the reference to read, unless
+/// they ask for it to be tested.
+#[test]
+fn a_checkpoint_keeps_a_program_in_another_language_registered() {
+    let learner = LearnerDir::new("checkpoint-python");
+    learner
+        .run("course", &["register", "python3 server.py"])
+        .succeeded();
+    learner
+        .run("course", &["checkpoint", "4"])
+        .succeeded()
+        .says("Your registered program stays `python3 server.py`: the tests still run it")
+        .says("to read and diff against yours")
+        .says("`just checkpoint 4 --register`");
+    let registered = std::fs::read_to_string(learner.file(".course/server")).unwrap();
+    assert!(
+        registered.contains("run = python3 server.py"),
+        "{registered}"
+    );
+    assert!(learner.file("my-server/src/main.rs").is_file());
+    learner
+        .run("course", &["checkpoint", "4", "--register"])
+        .succeeded()
+        .says("The registered program was `python3 server.py`; it is now this project.");
+    let registered = std::fs::read_to_string(learner.file(".course/server")).unwrap();
+    assert!(registered.contains("run = my-server/target/debug/my-server"));
+}
+
 /// A program that does not build is not tested: the build's errors show,
 /// and the run stops there.
 #[test]
@@ -339,6 +368,86 @@ fn a_build_that_fails_stops_the_run_with_its_errors() {
         .says("main.c:3: error: oops")
         .says("your program did not build")
         .does_not_say("Stage 1: bind a port");
+}
+
+/// A build that does not write the program the registration runs (Go's
+/// `go build` names its output after the folder) is found at `register`
+/// and at every run, instead of the tests running an old program in
+/// silence; a build says it is building, and from where.
+#[test]
+fn a_program_older_than_its_build_is_warned_about() {
+    let learner = LearnerDir::new("stale");
+    std::fs::create_dir_all(learner.file("goredis")).unwrap();
+    let program = learner.file("goredis/server");
+    std::fs::write(&program, "#!/bin/sh\nexit 1\n").unwrap();
+    std::fs::File::options()
+        .write(true)
+        .open(&program)
+        .unwrap()
+        .set_modified(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1 << 30))
+        .unwrap();
+    let build = "cd goredis && echo built > goredis";
+    learner
+        .run("course", &["register", "--build", build, "goredis/server"])
+        .succeeded()
+        .says("building: cd goredis && echo built > goredis   (from ")
+        .says("goredis/server` is older than this build, which did not write it");
+    learner
+        .run("tester", &["--stage", "1"])
+        .failed()
+        .says("building: cd goredis")
+        .says("is older than this build")
+        .says("the tests run an old program");
+    // A build that names a program that is not there at all.
+    learner
+        .run(
+            "course",
+            &["register", "--build", "true", "./missing/server"],
+        )
+        .succeeded()
+        .says("the program `./missing/server` starts, is not there");
+}
+
+/// Without `just`: cargo's aliases run the same programs (the tester takes
+/// the command after the stage, as `just test-stage 3 CMD` does), and the
+/// learner's `just` recipes end a failed run without just's own error line.
+#[test]
+fn cargo_aliases_and_quiet_recipes_serve_a_learner_without_just() {
+    let config = std::fs::read_to_string(course_dir().join(".cargo/config.toml")).unwrap();
+    for alias in [
+        "test-stage = \"run -q -p tests --bin tester -- --stage\"",
+        "test-upto = \"run -q -p tests --bin tester -- --upto\"",
+        "course = \"run -q -p tests --bin course --\"",
+    ] {
+        assert!(config.contains(alias), "no alias {alias} in:\n{config}");
+    }
+    let learner = LearnerDir::new("no-just");
+    learner
+        .run("tester", &["--stage", "1", "reference"])
+        .succeeded()
+        .says("Testing the reference stage-01-bind-port");
+    let justfile = std::fs::read_to_string(course_dir().join("justfile")).unwrap();
+    for recipe in [
+        "start:",
+        "register ",
+        "progress ",
+        "watch ",
+        "test-stage ",
+        "test-upto ",
+    ] {
+        let at = justfile
+            .lines()
+            .position(|line| line.starts_with(recipe))
+            .unwrap_or_else(|| panic!("no recipe {recipe}"));
+        let attributes: Vec<&str> = justfile.lines().take(at).collect();
+        assert!(
+            attributes[attributes.len().saturating_sub(2)..].contains(&"[no-exit-message]"),
+            "`{recipe}` would end a failed run with just's own error line"
+        );
+    }
+    let readme = std::fs::read_to_string(course_dir().join("README.md")).unwrap();
+    assert!(readme.contains("`cargo test-stage 3`"));
+    assert!(readme.contains("just register --watch"));
 }
 
 /// Hints come one at a time, from the stage's hints page in the book.

@@ -81,9 +81,8 @@ impl Outbox {
         if state.cut_off {
             return; // Its connection is closing, and will unsubscribe.
         }
-        let was_empty = state.waiting.is_empty();
-        state.waiting.extend_from_slice(message);
-        let unsent = state.waiting.len() + state.writing;
+        // Judged before the copy: a message that goes over is not copied.
+        let unsent = state.waiting.len() + state.writing + message.len();
         let over_soft_limit = unsent > SOFT_LIMIT;
         let since =
             over_soft_limit.then(|| *state.over_soft_limit_since.get_or_insert_with(Instant::now));
@@ -93,8 +92,11 @@ impl Outbox {
             state.waiting = BytesMut::new();
             self.cut_off.notify_one();
             self.ready.notify_one();
-        } else if was_empty {
-            self.ready.notify_one();
+        } else {
+            if state.waiting.is_empty() {
+                self.ready.notify_one();
+            }
+            state.waiting.extend_from_slice(message);
         }
     }
     // ANCHOR_END: push

@@ -47,6 +47,8 @@ enum Mode {
     OneReplyPerRead,
     /// Answers PINGs correctly, but serves one client at a time.
     OneAtATime,
+    /// Serves its first client until it leaves, then exits: no accept loop.
+    ExitsAfterFirstClient,
     /// Panics on the first bytes it reads.
     PanicOnRead,
     /// Prints an error and exits before listening.
@@ -64,6 +66,20 @@ enum Mode {
     /// A std HashMap, with DEBUG HTSTATS 0 figures made up from the key
     /// count.
     MadeUpHtstats,
+    /// Decodes every argument as UTF-8, as Python's `.decode()` does: a
+    /// binary one crashes the client's thread with a traceback.
+    DecodesUtf8,
+    /// A chat server (stage 12) whose broadcast writes to each other
+    /// client in turn and waits on every write: one client that does not
+    /// read stops everyone.
+    BlockingBroadcast,
+    /// Reserves a buffer of the length a bulk string declares, before its
+    /// bytes arrive.
+    ReservesDeclared,
+    /// The same chat, refusing lines over 4096 bytes, but reading lines
+    /// as Python's `StreamReader.readline()` does: past 64 KiB without a
+    /// `\n` it raises, and the client's handler dies.
+    ReadlineLimit,
     /// Reads RESP a line at a time, as `readline()` does: a bulk string is
     /// the next line, whatever its declared length, so a value holding
     /// `\n` answers once and then once more for each line of the value.
@@ -75,7 +91,11 @@ impl Mode {
     fn has_key_space(self) -> bool {
         matches!(
             self,
-            Mode::ForgetsExpiry | Mode::MadeUpHtstats | Mode::LineReader
+            Mode::ForgetsExpiry
+                | Mode::MadeUpHtstats
+                | Mode::LineReader
+                | Mode::DecodesUtf8
+                | Mode::ReservesDeclared
         )
     }
 }
@@ -104,12 +124,19 @@ fn main() {
         .unwrap_or_default();
     println!("broken-server ({name}) listening on 127.0.0.1:{port}");
     let db = Db::default();
+    let chat = Chat::default();
     for stream in listener.incoming().flatten() {
-        if mode.has_key_space() {
+        if matches!(mode, Mode::BlockingBroadcast | Mode::ReadlineLimit) {
+            let chat = Arc::clone(&chat);
+            std::thread::spawn(move || serve_chat(stream, &chat, mode));
+        } else if mode.has_key_space() {
             let db = Arc::clone(&db);
             std::thread::spawn(move || serve_key_space(stream, &db, mode));
         } else if mode == Mode::OneAtATime {
             serve(stream, mode);
+        } else if mode == Mode::ExitsAfterFirstClient {
+            serve(stream, mode);
+            return;
         } else {
             std::thread::spawn(move || serve(stream, mode));
         }
@@ -169,6 +196,71 @@ fn serve(mut stream: TcpStream, mode: Mode) {
     }
 }
 
+/// The chat's clients: an id, a nick and a stream to write to.
+type Chat = Arc<Mutex<Vec<(usize, String, TcpStream)>>>;
+
+/// Stage 12's chat, with its broadcast done under the lock, one blocking
+/// write after another.
+fn serve_chat(stream: TcpStream, chat: &Chat, mode: Mode) {
+    use std::io::BufRead;
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(1);
+    let id = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let mut nick = format!("user{id}");
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
+    let _ = writeln!(writer, "Welcome, {nick}! /nick NAME to change it");
+    let lock = || chat.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    lock().push((id, nick.clone(), writer));
+    let to_others = |text: &str| {
+        for (other, _, stream) in lock().iter_mut() {
+            if *other != id {
+                // The mistake: a client that does not read blocks this.
+                let _ = stream.write_all(format!("{text}\n").as_bytes());
+            }
+        }
+    };
+    let mut reader = std::io::BufReader::new(stream);
+    loop {
+        let mut bytes = Vec::new();
+        match reader.read_until(b'\n', &mut bytes) {
+            Ok(0) | Err(_) => break,
+            Ok(_) => {}
+        }
+        let line = String::from_utf8_lossy(&bytes)
+            .trim_end_matches(['\r', '\n'])
+            .to_string();
+        if mode == Mode::ReadlineLimit && line.len() > 64 * 1024 {
+            // Its thread dies; the client stays in the list, a ghost.
+            eprintln!(
+                "Traceback (most recent call last):\n  File \"chat.py\", line 40, in handle\n\
+                 asyncio.exceptions.LimitOverrunError: Separator is not found, and chunk exceed \
+                 the limit (on purpose)"
+            );
+            return;
+        }
+        if mode == Mode::ReadlineLimit && line.len() > 4096 {
+            let _ = reader
+                .get_mut()
+                .write_all(b"! line too long (over 4096 bytes): not sent\n");
+            continue;
+        }
+        if let Some(new) = line.strip_prefix("/nick ") {
+            let old = std::mem::replace(&mut nick, new.to_string());
+            for (other, name, stream) in lock().iter_mut() {
+                if *other == id {
+                    *name = nick.clone();
+                    let _ = writeln!(stream, "* you are now {nick}");
+                }
+            }
+            to_others(&format!("* {old} is now {nick}"));
+        } else {
+            to_others(&format!("{nick}> {line}"));
+        }
+    }
+    lock().retain(|(other, _, _)| *other != id);
+}
+
 /// Every key, with its value and whether SET gave it an expiry time (which
 /// is then forgotten: nothing ever expires).
 type Db = Arc<Mutex<HashMap<Vec<u8>, (Vec<u8>, bool)>>>;
@@ -181,15 +273,31 @@ fn serve_key_space(mut stream: TcpStream, db: &Db, mode: Mode) {
     }
     let mut buffer = Vec::new();
     let mut chunk = [0u8; 64 * 1024];
+    let mut reserved: Vec<Vec<u8>> = Vec::new();
     loop {
         let read = match stream.read(&mut chunk) {
             Ok(0) | Err(_) => return,
             Ok(read) => read,
         };
         buffer.extend_from_slice(&chunk[..read]);
+        if mode == Mode::ReservesDeclared {
+            reserve_declared(&buffer, &mut reserved);
+        }
         let mut replies = Vec::new();
         while let Some((args, length)) = parse_command(&buffer) {
             buffer.drain(..length);
+            if mode == Mode::DecodesUtf8
+                && let Some(bad) = args.iter().find_map(|arg| std::str::from_utf8(arg).err())
+            {
+                eprintln!(
+                    "Traceback (most recent call last):\n  File \"server.py\", line 31, in \
+                     handle\n    args = [arg.decode() for arg in parse(buffer)]\n\
+                     UnicodeDecodeError: 'utf-8' codec can't decode byte in position {}: \
+                     invalid start byte (on purpose)",
+                    bad.valid_up_to()
+                );
+                return;
+            }
             replies.extend(execute(&args, db, mode));
         }
         if stream.write_all(&replies).is_err() {
@@ -241,6 +349,25 @@ fn serve_lines(stream: TcpStream, db: &Db, mode: Mode) {
         };
         if writer.write_all(&reply).is_err() {
             return;
+        }
+    }
+}
+
+/// The mistake of `reserves-declared`: a buffer for each `$N` of over 1 MB
+/// in `buffer`, made before the bytes arrive (once per length).
+fn reserve_declared(buffer: &[u8], reserved: &mut Vec<Vec<u8>>) {
+    for piece in buffer.split(|b| *b == b'$').skip(1) {
+        let digits: Vec<u8> = piece
+            .iter()
+            .take_while(|b| b.is_ascii_digit())
+            .copied()
+            .collect();
+        let declared: usize = std::str::from_utf8(&digits)
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        if declared > 1 << 20 && !reserved.iter().any(|r| r.capacity() == declared) {
+            reserved.push(Vec::with_capacity(declared));
         }
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! course start                      # just start: my-server/, registered
-//! course checkpoint N               # just checkpoint N: my-server/ from the stage N builds on
+//! course checkpoint N [--register]  # just checkpoint N: my-server/ from the stage N builds on
 //! course register [--build CMD] [--watch PATH]... [CMD]
 //!                                   # just register: name your program (any language)
 //! course unregister                 # just unregister
@@ -24,7 +24,9 @@ use std::time::{Duration, SystemTime};
 use clap::{Parser, Subcommand};
 
 use harness::check::{RunSettings, Stage, run_stage};
-use harness::learner::{Origin, Registration, choose_program, learner_dir, record_pass};
+use harness::learner::{
+    Origin, Registration, build_and_check, choose_program, learner_dir, record_pass,
+};
 use harness::random::seed_from_environment;
 use harness::{hints, progress, project, stages};
 
@@ -46,6 +48,11 @@ enum CourseCommand {
     Checkpoint {
         #[arg(value_name = "N", value_parser = stages::from_argument)]
         stage: &'static Stage,
+        /// Test the new my-server/ from now on, even when a program of
+        /// yours in another language is registered (by default it stays
+        /// registered, and my-server/ is the reference to read).
+        #[arg(long)]
+        register: bool,
     },
     /// Test CMD (any language; `--port N` is added) from now on. Without
     /// CMD: show the registered program.
@@ -98,8 +105,8 @@ fn hint_number(text: &str) -> Result<usize, String> {
 fn main() -> ExitCode {
     let result = match Arguments::parse().command {
         CourseCommand::Start => project::start(&learner_dir()).map(print_and_succeed),
-        CourseCommand::Checkpoint { stage } => {
-            project::checkpoint(&learner_dir(), stage).map(print_and_succeed)
+        CourseCommand::Checkpoint { stage, register } => {
+            project::checkpoint(&learner_dir(), stage, register).map(print_and_succeed)
         }
         CourseCommand::Register {
             build,
@@ -148,6 +155,16 @@ fn register(build: Option<String>, watch: Vec<String>, run: &str) -> Result<Exit
     let mut registration = Registration::for_command(run, build.as_deref(), &dir);
     if !watch.is_empty() {
         registration.watch = watch;
+    }
+    // A build that fails, or writes its program elsewhere, is found now
+    // rather than at the first test.
+    if let Some(build) = &registration.build {
+        println!("Checking that the build works (it runs before each test run)...");
+        match build_and_check(build, &registration.run, &dir) {
+            Ok(Some(warning)) => println!("{warning}"),
+            Ok(None) => {}
+            Err(problem) => println!("{problem} (Registered anyway.)"),
+        }
     }
     registration.save(&dir, "just register")?;
     println!(

@@ -5,6 +5,7 @@
 //! tester --stage 3                                  # the reference stage 3
 //! tester --stage 3 --server "python3 my_server.py"  # your program
 //! tester --upto 3 --server "./my_server"            # stages 1, 2 and 3
+//! tester --stage 3 "python3 my_server.py"           # the same as --server
 //! ```
 //!
 //! `just test-stage N [CMD]` and `just test-upto N [CMD]` call this.
@@ -42,6 +43,10 @@ struct Arguments {
     /// stage N. `--server reference` tests the reference stage N.
     #[arg(long, value_name = "COMMAND")]
     server: Option<String>,
+    /// The same as --server COMMAND, given after the stage
+    /// (`cargo test-stage 3 "python3 s.py"`).
+    #[arg(value_name = "COMMAND", conflicts_with = "server")]
+    command: Option<String>,
     /// The seed for random values (default: $COURSE_SEED, or a new one,
     /// printed).
     #[arg(long, value_name = "N", value_parser = seed_argument)]
@@ -67,7 +72,10 @@ fn list() {
 }
 
 fn main() -> ExitCode {
-    let arguments = Arguments::parse();
+    let mut arguments = Arguments::parse();
+    if arguments.server.is_none() {
+        arguments.server = arguments.command.take();
+    }
     let (last, upto) = match (arguments.stage, arguments.upto) {
         (Some(stage), _) => (stage, false),
         (None, Some(stage)) => (stage, true),

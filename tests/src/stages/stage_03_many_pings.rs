@@ -121,7 +121,19 @@ fn answers_ping_in_any_case(context: &mut Context) -> Result<(), Failure> {
 fn answers_pings_in_random_pieces(context: &mut Context) -> Result<(), Failure> {
     let count = context.rng.between(3, 8);
     let bytes = ping().repeat(count);
-    let pieces = context.rng.chunk_sizes(bytes.len(), 20);
+    // Pieces that fall only on the PINGs' boundaries, or as many pieces
+    // as PINGs, would pass a server that answers once per read: draw again.
+    let pieces = loop {
+        let pieces = context.rng.chunk_sizes(bytes.len(), 20);
+        let mut cut = 0;
+        let splits_a_ping = pieces[..pieces.len() - 1].iter().any(|size| {
+            cut += size;
+            cut % ping().len() != 0
+        });
+        if splits_a_ping && pieces.len() != count {
+            break pieces;
+        }
+    };
     context.title(format!(
         "answers {count} PINGs whose {} bytes arrive in {} random pieces",
         bytes.len(),

@@ -340,8 +340,10 @@ fn a_declared_length_is_not_allocated(context: &mut Context) -> Result<(), Failu
             )
             .hint(
                 "Allocate only for bytes that have arrived, never for a length a client merely \
-                 declares: a client can declare anything. No `Vec::with_capacity(declared)`, \
-                 no `reserve(declared)`.",
+                 declares: a client can declare anything. Don't create or reserve a buffer of \
+                 the declared size before the bytes arrive (Rust's `Vec::with_capacity(n)`, \
+                 Go's `make([]byte, n)` and Python's `bytearray(n)` all do); let it grow with \
+                 what is read.",
             ));
         }
     }

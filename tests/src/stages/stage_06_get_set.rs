@@ -103,8 +103,9 @@ fn two_clients_share_the_key_space(context: &mut Context) -> Result<(), Failure>
     let explain = |failure: Failure| {
         failure.explain(
             "Every client shares one key space: a key one client SETs, another GETs. A map \
-             created per connection is not shared; one map behind an `Arc<Mutex<...>>`, \
-             cloned into each connection's task, is.",
+             created per connection is not shared; one map for the whole server, behind a \
+             lock that every connection takes, is (in Rust, an `Arc<Mutex<...>>` cloned into \
+             each connection's task).",
         )
     };
     one.command(&[b"SET", key.as_bytes(), first.as_bytes()], &ok())?;
@@ -134,7 +135,8 @@ fn keeps_binary_keys_and_values(context: &mut Context) -> Result<(), Failure> {
         failure.explain(
             "Keys and values are bytes: \\r\\n and \\0 inside them are data, and the empty \
              string is a key and a value like any other (`$0\\r\\n\\r\\n`, not `$-1\\r\\n`). \
-             Keep them as bytes (`Vec<u8>`, `Bytes`), not as a UTF-8 String.",
+             Keep them as bytes, never decoded as UTF-8 text (Rust's `Vec<u8>` or `Bytes`, \
+             Go's `[]byte`, Python's `bytes`).",
         )
     };
     client
@@ -299,7 +301,7 @@ fn many_clients_write_at_once(context: &mut Context) -> Result<(), Failure> {
         failure.explain(format!(
             "{WRITERS} clients were sending SETs and GETs of their own keys at the same time. \
              If the server crashed (see its output), several tasks wrote to the map at once: \
-             every access to the shared map must hold its lock (a `Mutex`), reads included. \
+             every access to the shared map must hold its lock (a mutex), reads included. \
              If a GET found another value, writes were lost or mixed up."
         ))
     };

@@ -39,7 +39,7 @@ pub static STAGE: Stage = Stage {
             run: framing,
         },
         Check {
-            title: "a line over 4096 bytes is refused with an error, not cut, and the connection lives",
+            title: "a line over 4096 bytes (even 10 MB) is refused with an error, not cut, and the connection lives",
             run: long_lines,
         },
         Check {
@@ -245,6 +245,33 @@ fn long_lines(context: &mut Context) -> Result<(), Failure> {
                  discard up to the long line's own \\n.",
             )
         })?;
+    // Far longer lines: 100 KB, and 10 MB in pieces of 1 MB. A reader with
+    // a limit of its own (Python's readline() raises past 64 KiB) must not
+    // die on them: one error each, and the sender chats on.
+    for (size, said) in [(100_000, "100 KB"), (10_000_000, "10 MB")] {
+        let huge = format!("{}\n", "z".repeat(size));
+        let pieces = vec![1_000_000; size / 1_000_000];
+        sender.send_in_pieces(huge.as_bytes(), &pieces, Duration::from_millis(1))?;
+        sender
+            .expect(&line("! line too long (over 4096 bytes): not sent"))
+            .map_err(|failure| {
+                failure.explain(format!(
+                    "The client sent a line of {said}: one error line, and the connection lives. \
+                     A line reader with a limit of its own (Python's StreamReader.readline() \
+                     raises past 64 KiB) must not be what ends it: discard past 4096 bytes \
+                     yourself, up to the \\n."
+                ))
+            })?;
+        send_line(sender, &format!("after {said}"))?;
+        receiver
+            .expect(&line(format!("{nick}> after {said}")))
+            .map_err(|failure| {
+                failure.explain(format!(
+                    "After refusing a line of {said}, the server must go on reading its sender's \
+                     lines."
+                ))
+            })?;
+    }
     sender.expect_nothing_more()?;
     receiver.expect_nothing_more()
 }

@@ -50,7 +50,24 @@ fn slow_consumer(context: &mut Context) -> Result<(), Failure> {
         clients[0].0.send(bytes.as_bytes())?;
         for i in 0..100 {
             let expected = line(format!("{nick}> {:04} {filler}", batch * 100 + i));
-            expect_line(&mut clients[1].0, &expected).map_err(|failure| {
+            let received = batch * 100 + i;
+            expect_line(&mut clients[1].0, &expected).map_err(|mut failure| {
+                if failure.timed_out {
+                    failure.problem = format!(
+                        "{} stopped receiving after line {} of {}: nothing more arrived within \
+                         {} s",
+                        clients[1].0.name,
+                        thousands(received),
+                        thousands(FLOOD_LINES),
+                        REPLY_TIMEOUT.as_secs()
+                    );
+                    return failure.cause(
+                        "Delivery stopped once the client that does not read had its fill: a \
+                         broadcast that writes to each client in turn and waits on every write \
+                         waits forever on that one, and everyone else waits behind it. Put each \
+                         client's lines in a queue of its own, written by its own task.",
+                    );
+                }
                 failure.explain(
                     "Another client has stopped reading. Its lines must wait in its own queue, \
                      never hold up delivery to the others: and each line reaches each other \
@@ -112,6 +129,19 @@ fn slow_consumer(context: &mut Context) -> Result<(), Failure> {
     // The client that read is still there, and heard only what it should.
     send_line(&mut clients[0].0, "done")?;
     expect_line(&mut clients[1].0, &line(format!("{nick}> done")))
+}
+
+/// 1,058 for 1058.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
 }
 
 fn a_thousand_clients(context: &mut Context) -> Result<(), Failure> {
