@@ -5,7 +5,7 @@
 //!
 //! The nodes live in a `Vec` and name each other by a `u32` index: no
 //! `unsafe`, and half a pointer's size. Chapter 17 draws it, and says why
-//! a node's score, level-0 link and member are where they are.
+//! a node's score, links and member are where they are.
 
 #[cfg(test)]
 mod tests;
@@ -58,7 +58,8 @@ impl Member {
 struct Node {
     score: f64,
     level0: Link,
-    /// Where its `height - 1` links above level 0 start in `upper`.
+    level1: Link,
+    /// Where its links above level 1, `height - 2` of them, start in `upper`.
     upper: u32,
     height: u8,
 }
@@ -86,7 +87,7 @@ impl Default for SkipList {
                 ..Node::default()
             }],
             members: vec![Member::new(b"")],
-            upper: vec![Link::default(); MAX_HEIGHT - 1],
+            upper: vec![Link::default(); MAX_HEIGHT - 2],
             free_nodes: Vec::new(),
             height: 1,
             len: 0,
@@ -112,7 +113,8 @@ impl SkipList {
         let node = &self.nodes[node as usize];
         match level {
             0 => node.level0,
-            _ => self.upper[node.upper as usize + level - 1],
+            1 => node.level1,
+            _ => self.upper[node.upper as usize + level - 2],
         }
     }
 
@@ -120,7 +122,8 @@ impl SkipList {
         let node = &mut self.nodes[node as usize];
         match level {
             0 => &mut node.level0,
-            _ => &mut self.upper[node.upper as usize + level - 1],
+            1 => &mut node.level1,
+            _ => &mut self.upper[node.upper as usize + level - 2],
         }
     }
 
@@ -166,12 +169,11 @@ impl SkipList {
         let node = self.free_nodes.pop().unwrap_or_else(|| {
             let height = self.random_height();
             let upper = self.upper.len() as u32;
-            self.upper
-                .resize(self.upper.len() + height - 1, Link::default());
-            let height = height as u8;
+            let upper_len = self.upper.len() + height.saturating_sub(2);
+            self.upper.resize(upper_len, Link::default());
             self.nodes.push(Node {
                 upper,
-                height,
+                height: height as u8,
                 ..Node::default()
             });
             self.members.push(Member::new(b""));

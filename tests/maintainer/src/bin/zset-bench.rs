@@ -14,7 +14,8 @@
 //! __rand_int__`. `ZRANGE bench start start+9` from a random rank is sent
 //! by this program: redis-benchmark writes `__rand_int__` with leading
 //! zeros, which Redis refuses as an index. The servers take turns, test by
-//! test, so that a noisy moment falls on neither side only.
+//! test, so that a noisy moment falls on neither side only; the tests that
+//! change nothing (ZRANK, ZRANGE) run twice, and each side's best counts.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -163,9 +164,14 @@ fn main() {
             row("ZADD random", 1, figures);
         }
         let zrank = "ZRANK bench __rand_int__";
-        let figures = servers.map(|server| redis_benchmark(server.port, REQUESTS, pipeline, zrank));
+        let best_of_two = |run: &dyn Fn(u16) -> f64| {
+            let first = servers.map(|server| run(server.port));
+            let second = servers.map(|server| run(server.port));
+            [first[0].max(second[0]), first[1].max(second[1])]
+        };
+        let figures = best_of_two(&|port| redis_benchmark(port, REQUESTS, pipeline, zrank));
         row("ZRANK random member", pipeline, figures);
-        let figures = servers.map(|server| zrange_ten(server.port, ranks, pipeline));
+        let figures = best_of_two(&|port| zrange_ten(port, ranks, pipeline));
         row("ZRANGE 10 from a random rank", pipeline, figures);
     }
     for pipeline in [1, 16] {
