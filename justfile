@@ -12,7 +12,7 @@ default:
 start: (_say-if-building "course")
     @cargo run -q -p tests --bin course -- start
 
-# Test your program, in any language, from now on: `just register "python3 server.py"` (`--build CMD` builds it first). No CMD: show it.
+# Test your program, in any language, from now on: `just register "python3 server.py"` (`--build CMD` builds it first; `--stages 12-`: for those stages only). No CMD: show it.
 [positional-arguments]
 [no-exit-message]
 register *ARGS: (_say-if-building "course")
