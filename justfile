@@ -97,6 +97,10 @@ bench-protocols:
 bench-fanout N="100" W="16" M="5000" S="14":
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}}
 
+# Pub/Sub (stage 15) against redis-server in one run: one publisher, N = 1, 100 and 1,000 subscribers on one channel, pipelined and not; deliveries per second and lost.
+bench-pubsub *ARGS:
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin pubsub-bench -- {{ARGS}}
+
 # Serve the tutorial at http://localhost:3000 (needs mdbook: `cargo install --locked mdbook`).
 tutorial:
     @mdbook serve tutorial
