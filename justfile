@@ -12,7 +12,7 @@ default:
 start: (_say-if-building "course")
     @cargo run -q -p tests --bin course -- start
 
-# Test your program, in any language, from now on: `just register "python3 server.py"` (`--build CMD` builds it first). No CMD: show it.
+# Test your program, in any language, from now on: `just register "python3 server.py"` (`--build CMD` builds it first; `--stages 12-`: for those stages only). No CMD: show it.
 [positional-arguments]
 [no-exit-message]
 register *ARGS: (_say-if-building "course")
@@ -100,6 +100,10 @@ bench-zset:
 # A chat stage (12-14, default 14) under a fanout load: N receivers, one sender, a window of W messages in flight; deliveries/s and lost deliveries.
 bench-fanout N="100" W="16" M="5000" S="14":
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}}
+
+# Pub/Sub (stage 15) against redis-server in one run: one publisher, N = 1, 100 and 1,000 subscribers on one channel, pipelined and not; deliveries per second and lost.
+bench-pubsub *ARGS:
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin pubsub-bench -- {{ARGS}}
 
 # Serve the tutorial at http://localhost:3000 (needs mdbook: `cargo install --locked mdbook`).
 tutorial:

@@ -114,17 +114,10 @@ impl Registration {
         }
     }
 
-    /// Reads `.course/server`, if there is one.
+    /// Reads the program registered for every stage without one of its
+    /// own (the first section of `.course/server`), if there is one.
     pub fn load(learner_dir: &Path) -> Result<Option<Registration>, String> {
-        let path = Registration::path(learner_dir);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
-        };
-        Registration::parse(&text)
-            .map(Some)
-            .map_err(|problem| format!("{}: {problem}", display_relative(&path, learner_dir)))
+        Ok(Registrations::load(learner_dir)?.default)
     }
 
     fn parse(text: &str) -> Result<Registration, String> {
@@ -157,17 +150,9 @@ impl Registration {
         Ok(Registration { run, build, watch })
     }
 
-    /// Writes `.course/server`, saying who wrote it.
-    pub fn save(&self, learner_dir: &Path, written_by: &str) -> Result<(), String> {
-        let mut text = format!(
-            "# Your program, as the course's tester runs it when no command is given\n\
-             # (`just test-stage N`, `just progress`, `just watch`). Written by\n\
-             # `{written_by}` on {}; edit it, or run `just register` again.\n\
-             # run: the command that starts it (the tester adds `--port N`), run from\n\
-             # the folder that holds this `.course` folder.\n",
-            now_text()
-        );
-        text.push_str("# build: run once before testing; watch: what `just watch` watches.\n");
+    /// The settings, one a line, as `.course/server` holds them.
+    fn settings_text(&self) -> String {
+        let mut text = String::new();
         if let Some(build) = &self.build {
             let _ = writeln!(text, "build = {build}");
         }
@@ -175,8 +160,15 @@ impl Registration {
         for path in &self.watch {
             let _ = writeln!(text, "watch = {path}");
         }
-        let path = Registration::path(learner_dir);
-        write_file(&path, &text)
+        text
+    }
+
+    /// Writes this as the program for every stage without one of its own,
+    /// keeping the programs registered for ranges of stages.
+    pub fn save(&self, learner_dir: &Path, written_by: &str) -> Result<(), String> {
+        let mut all = Registrations::load(learner_dir).unwrap_or_default();
+        all.default = Some(self.clone());
+        all.save(learner_dir, written_by)
     }
 
     /// Removes `.course/server`; true if there was one.
@@ -191,7 +183,15 @@ impl Registration {
 
     /// The `just register ...` command that registers this again.
     pub fn register_command(&self) -> String {
+        self.register_command_for(None)
+    }
+
+    /// The same, for a range of stages.
+    pub fn register_command_for(&self, stages: Option<StageRange>) -> String {
         let mut command = String::from("just register");
+        if let Some(stages) = stages {
+            command.push_str(&format!(" --stages {stages}"));
+        }
         if let Some(build) = &self.build {
             command.push_str(&format!(" --build {}", shell_quote(build)));
         }
@@ -214,6 +214,181 @@ impl Registration {
             let _ = writeln!(text, "  watch: {}", self.watch.join(", "));
         }
         text
+    }
+}
+
+/// Stages `first` to `last` (to the end when `last` is `None`): `12-`,
+/// `12-14`, `3`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StageRange {
+    pub first: u8,
+    pub last: Option<u8>,
+}
+
+impl StageRange {
+    pub fn contains(&self, stage: u8) -> bool {
+        stage >= self.first && self.last.is_none_or(|last| stage <= last)
+    }
+}
+
+impl std::str::FromStr for StageRange {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<StageRange, String> {
+        let number = |word: &str| {
+            word.trim()
+                .parse::<u8>()
+                .ok()
+                .filter(|n| *n > 0)
+                .ok_or(format!(
+                    "`{text}` is not a range of stages: `12-` (12 and later), `12-14` or `3`"
+                ))
+        };
+        let range = match text.split_once('-') {
+            Some((first, "")) => StageRange {
+                first: number(first)?,
+                last: None,
+            },
+            Some((first, last)) => StageRange {
+                first: number(first)?,
+                last: Some(number(last)?),
+            },
+            None => StageRange {
+                first: number(text)?,
+                last: Some(number(text)?),
+            },
+        };
+        if range.last.is_some_and(|last| last < range.first) {
+            return Err(format!("`{text}` ends before it starts"));
+        }
+        Ok(range)
+    }
+}
+
+impl std::fmt::Display for StageRange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.last {
+            None => write!(f, "{}-", self.first),
+            Some(last) if last == self.first => write!(f, "{last}"),
+            Some(last) => write!(f, "{}-{last}", self.first),
+        }
+    }
+}
+
+/// Everything in `.course/server`: the program for every stage, and
+/// programs of their own for ranges of stages (the chat stages are a new
+/// program: `just register --stages 12- "python3 chat.py"`), each in a
+/// section `[stages 12-]`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Registrations {
+    pub default: Option<Registration>,
+    pub ranges: Vec<(StageRange, Registration)>,
+}
+
+impl Registrations {
+    /// Reads `.course/server`; none when there is none.
+    pub fn load(learner_dir: &Path) -> Result<Registrations, String> {
+        let path = Registration::path(learner_dir);
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Registrations::default());
+            }
+            Err(error) => return Err(format!("cannot read {}: {error}", path.display())),
+        };
+        Registrations::parse(&text)
+            .map_err(|problem| format!("{}: {problem}", display_relative(&path, learner_dir)))
+    }
+
+    fn parse(text: &str) -> Result<Registrations, String> {
+        // Sections: the lines before the first `[stages ...]`, then one per
+        // header.
+        let mut sections: Vec<(Option<StageRange>, String)> = vec![(None, String::new())];
+        for line in text.lines() {
+            let trimmed = line.trim();
+            if let Some(range) = trimmed
+                .strip_prefix("[stages ")
+                .and_then(|rest| rest.strip_suffix(']'))
+            {
+                sections.push((Some(range.parse()?), String::new()));
+            } else if let Some((_, section)) = sections.last_mut() {
+                section.push_str(line);
+                section.push('\n');
+            }
+        }
+        let mut registrations = Registrations::default();
+        for (range, section) in sections {
+            let has_settings = section
+                .lines()
+                .any(|line| !line.trim().is_empty() && !line.trim().starts_with('#'));
+            match range {
+                None if !has_settings => {}
+                None => registrations.default = Some(Registration::parse(&section)?),
+                Some(range) => registrations
+                    .ranges
+                    .push((range, Registration::parse(&section)?)),
+            }
+        }
+        Ok(registrations)
+    }
+
+    /// The program registered for `stage`: its range's, else the one for
+    /// every stage.
+    pub fn for_stage(&self, stage: u8) -> Option<&Registration> {
+        self.ranges
+            .iter()
+            .find(|(range, _)| range.contains(stage))
+            .map(|(_, registration)| registration)
+            .or(self.default.as_ref())
+    }
+
+    /// Registers `registration` for `range`, replacing what that range had.
+    pub fn set_range(&mut self, range: StageRange, registration: Registration) {
+        self.ranges.retain(|(other, _)| *other != range);
+        self.ranges.push((range, registration));
+        self.ranges.sort_by_key(|(range, _)| range.first);
+    }
+
+    /// Writes `.course/server`, saying who wrote it.
+    pub fn save(&self, learner_dir: &Path, written_by: &str) -> Result<(), String> {
+        let mut text = format!(
+            "# Your program, as the course's tester runs it when no command is given\n\
+             # (`just test-stage N`, `just progress`, `just watch`). Written by\n\
+             # `{written_by}` on {}; edit it, or run `just register` again.\n\
+             # run: the command that starts it (the tester adds `--port N`), run from\n\
+             # the folder that holds this `.course` folder.\n",
+            now_text()
+        );
+        text.push_str("# build: run once before testing; watch: what `just watch` watches.\n");
+        text.push_str(
+            "# A `[stages 12-]` section: another program for those stages (12 and later).\n",
+        );
+        if let Some(default) = &self.default {
+            text.push_str(&default.settings_text());
+        }
+        for (range, registration) in &self.ranges {
+            let _ = write!(text, "\n[stages {range}]\n{}", registration.settings_text());
+        }
+        write_file(&Registration::path(learner_dir), &text)
+    }
+
+    /// All of it as the learner would read it.
+    pub fn describe(&self) -> String {
+        let mut text = String::new();
+        if let Some(default) = &self.default {
+            if !self.ranges.is_empty() {
+                text.push_str("for the other stages:\n");
+            }
+            text.push_str(&default.describe());
+        }
+        for (range, registration) in &self.ranges {
+            let _ = write!(text, "for stages {range}:\n{}", registration.describe());
+        }
+        text
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.default.is_none() && self.ranges.is_empty()
     }
 }
 
@@ -250,10 +425,8 @@ pub enum Origin {
 /// Picks the program to test: the one given, else `$COURSE_SERVER`, else the
 /// registered one, else the reference stage. `given` may be the word
 /// `reference` to skip the others.
-pub fn choose_program(
-    given: Option<&str>,
-    reference: ServerSpec,
-) -> Result<ProgramUnderTest, String> {
+pub fn choose_program(given: Option<&str>, stage: &Stage) -> Result<ProgramUnderTest, String> {
+    let reference = stage.reference();
     let without_build = |spec, origin| ProgramUnderTest {
         spec,
         origin,
@@ -277,11 +450,11 @@ pub fn choose_program(
             Origin::Environment,
         ));
     }
-    match Registration::load(&learner_dir())? {
+    match Registrations::load(&learner_dir())?.for_stage(stage.number) {
         Some(registration) => Ok(ProgramUnderTest {
-            spec: ServerSpec::Command(registration.run),
+            spec: ServerSpec::Command(registration.run.clone()),
             origin: Origin::Registered,
-            build: registration.build,
+            build: registration.build.clone(),
         }),
         None => Ok(without_build(reference, Origin::Reference)),
     }
@@ -304,7 +477,7 @@ impl ProgramUnderTest {
             ),
             Origin::Reference => {
                 let mut text = self.spec.describe();
-                if Registration::load(&learner_dir()).is_ok_and(|found| found.is_none()) {
+                if Registrations::load(&learner_dir()).is_ok_and(|found| found.is_empty()) {
                     text.push_str(
                         " (no program of yours is registered: `just start` creates one, \
                          `just register CMD` names one)",
@@ -554,5 +727,21 @@ mod tests {
                 .unwrap_err()
                 .contains("unknown setting `runn`")
         );
+    }
+
+    #[test]
+    fn a_range_of_stages_has_a_program_of_its_own() {
+        let text = "run = python3 server.py\n\n[stages 12-]\nrun = python3 chat.py\nwatch = .\n";
+        let all = Registrations::parse(text).unwrap();
+        assert_eq!(all.for_stage(3).unwrap().run, "python3 server.py");
+        assert_eq!(all.for_stage(12).unwrap().run, "python3 chat.py");
+        assert_eq!(all.for_stage(14).unwrap().run, "python3 chat.py");
+        let only_chat = Registrations::parse("[stages 12-14]\nrun = ./chat\n").unwrap();
+        assert!(only_chat.for_stage(11).is_none());
+        assert_eq!(only_chat.for_stage(13).unwrap().run, "./chat");
+        assert_eq!("12-".parse::<StageRange>().unwrap().to_string(), "12-");
+        assert_eq!("3".parse::<StageRange>().unwrap().to_string(), "3");
+        assert!("14-12".parse::<StageRange>().is_err());
+        assert!("x".parse::<StageRange>().is_err());
     }
 }

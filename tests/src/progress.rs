@@ -14,20 +14,69 @@ use std::collections::BTreeSet;
 use std::io::Write;
 
 use crate::check::{Outcome, RunSettings, Stage, run_stage};
-use crate::learner::{ProgramUnderTest, Progress, learner_dir};
+use crate::learner::{ProgramUnderTest, Progress, choose_program, learner_dir};
 use crate::stages;
 
-/// Runs the stages and prints the report; returns the stage to work on
-/// next, if any.
-pub fn report(program: &ProgramUnderTest, seed: u64, out: &mut dyn Write) -> Option<u8> {
+/// Runs the stages, each against the program given or registered for it
+/// (a learner may register one for the Redis stages and another for the
+/// chat's), built first, and prints the report; returns the stage to work
+/// on next, if any, or why the programs could not be built.
+pub fn report(given: Option<&str>, seed: u64, out: &mut dyn Write) -> Result<Option<u8>, String> {
+    let all = stages::all();
+    let programs = all
+        .iter()
+        .map(|stage| choose_program(given, stage))
+        .collect::<Result<Vec<ProgramUnderTest>, String>>()?;
+    // Each program once, in the order of its first stage.
+    let mut distinct: Vec<(&ProgramUnderTest, Vec<u8>)> = Vec::new();
+    for (stage, program) in all.iter().zip(&programs) {
+        match distinct
+            .iter_mut()
+            .find(|(seen, _)| seen.spec == program.spec && seen.build == program.build)
+        {
+            Some((_, numbers)) => numbers.push(stage.number),
+            None => distinct.push((program, vec![stage.number])),
+        }
+    }
+    for (program, _) in &distinct {
+        program.prepare()?;
+    }
+    Ok(report_on(&programs, &distinct, seed, out))
+}
+
+fn report_on(
+    programs: &[ProgramUnderTest],
+    distinct: &[(&ProgramUnderTest, Vec<u8>)],
+    seed: u64,
+    out: &mut dyn Write,
+) -> Option<u8> {
     let dir = learner_dir();
     let record = Progress::load(&dir);
     let all = stages::all();
     let mut passed_now = BTreeSet::new();
     let mut failed_now: Vec<u8> = Vec::new();
 
-    let _ = writeln!(out, "Progress of {} (seed {seed})\n", program.describe());
-    for stage in all {
+    if let [(program, _)] = distinct {
+        let _ = writeln!(out, "Progress of {} (seed {seed})\n", program.describe());
+    } else {
+        let _ = writeln!(out, "Progress of your programs (seed {seed}):");
+        for (program, numbers) in distinct {
+            let _ = writeln!(
+                out,
+                "  stages {}: {}",
+                ranges_of(numbers),
+                program.spec.describe()
+            );
+        }
+        let _ = writeln!(out);
+    }
+    for (stage, program) in all.iter().zip(programs) {
+        if !program.is_learners() {
+            // No program of the learner's for this stage: the reference's
+            // pass would not be theirs.
+            print_line(out, stage, &Outcome::NotRun("no program of yours"), &record);
+            continue;
+        }
         // After a failure, go on only if every failed stage had passed
         // before (the program may have moved on to a later protocol), and
         // only to stages that do not need what failed.
@@ -98,6 +147,27 @@ pub fn report(program: &ProgramUnderTest, seed: u64, out: &mut dyn Write) -> Opt
             Some(stage.number)
         }
     }
+}
+
+/// `1-11, 15` for the stage numbers 1 to 11 and 15.
+fn ranges_of(numbers: &[u8]) -> String {
+    let mut runs: Vec<(u8, u8)> = Vec::new();
+    for &n in numbers {
+        match runs.last_mut() {
+            Some((_, last)) if *last + 1 == n => *last = n,
+            _ => runs.push((n, n)),
+        }
+    }
+    runs.iter()
+        .map(|(first, last)| {
+            if first == last {
+                first.to_string()
+            } else {
+                format!("{first}-{last}")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn print_line(out: &mut dyn Write, stage: &Stage, outcome: &Outcome, record: &Progress) {

@@ -345,6 +345,45 @@ fn a_checkpoint_keeps_a_program_in_another_language_registered() {
     assert!(registered.contains("run = my-server/target/debug/my-server"));
 }
 
+/// The chat stages are a new program: registered for stages 12 and later,
+/// `just progress` tests it there, and the Redis program elsewhere.
+#[test]
+fn a_program_registered_for_a_range_of_stages_is_tested_on_those() {
+    let learner = LearnerDir::new("ranges");
+    let redis = reference_binary("stage-11-binary-protocol").unwrap();
+    let chat = reference_binary("stage-12-chat-broadcast").unwrap();
+    let passed: String = (1..=10)
+        .map(|n| format!("stage {n} passed 2026-11-20 10:00 UTC\n"))
+        .collect();
+    std::fs::create_dir_all(learner.file(".course")).unwrap();
+    std::fs::write(learner.file(".course/progress"), passed).unwrap();
+    learner
+        .run("course", &["register", &redis.display().to_string()])
+        .succeeded();
+    learner
+        .run(
+            "course",
+            &["register", "--stages", "12-", &chat.display().to_string()],
+        )
+        .succeeded()
+        .says("now test, for stages 12-,");
+    learner
+        .run("course", &["register"])
+        .succeeded()
+        .says("for the other stages:")
+        .says("for stages 12-:");
+    learner
+        .run("course", &["progress"])
+        .succeeded()
+        .says("Progress of your programs")
+        .says("  stages 12-")
+        .says("  ✓ stage 11  ")
+        .says("  ✓ stage 12  ")
+        .says("  ✗ stage 13  ")
+        .says("Next: stage 13, ")
+        .does_not_say("a change broke it");
+}
+
 /// A program that does not build is not tested: the build's errors show,
 /// and the run stops there.
 #[test]

@@ -25,7 +25,8 @@ use clap::{Parser, Subcommand};
 
 use harness::check::{RunSettings, Stage, run_stage};
 use harness::learner::{
-    Origin, Registration, build_and_check, choose_program, learner_dir, record_pass,
+    Registration, Registrations, StageRange, build_and_check, choose_program, learner_dir,
+    record_pass,
 };
 use harness::random::seed_from_environment;
 use harness::{hints, progress, project, stages};
@@ -64,6 +65,11 @@ enum CourseCommand {
         /// (default: the folders CMD names).
         #[arg(long, value_name = "PATH")]
         watch: Vec<String>,
+        /// Only for these stages (`12-`: 12 and later; `12-14`; `3`): a
+        /// program of their own, such as the chat's. The other stages keep
+        /// theirs.
+        #[arg(long, value_name = "RANGE")]
+        stages: Option<StageRange>,
         /// The command that runs your program, as one argument or as
         /// several words; everything after its first word is part of it.
         #[arg(
@@ -111,8 +117,9 @@ fn main() -> ExitCode {
         CourseCommand::Register {
             build,
             watch,
+            stages,
             command,
-        } => register(build, watch, &command.join(" ")),
+        } => register(build, watch, stages, &command.join(" ")),
         CourseCommand::Unregister => unregister(),
         CourseCommand::Progress { server } => run_progress(server.as_deref()),
         CourseCommand::Hint { stage, number } => hint(stage, number.unwrap_or(1)),
@@ -133,18 +140,26 @@ fn print_and_succeed(message: String) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn register(build: Option<String>, watch: Vec<String>, run: &str) -> Result<ExitCode, String> {
+fn register(
+    build: Option<String>,
+    watch: Vec<String>,
+    stages: Option<StageRange>,
+    run: &str,
+) -> Result<ExitCode, String> {
     let dir = learner_dir();
     if run.trim().is_empty() {
-        if build.is_some() || !watch.is_empty() {
-            return Err("--build and --watch go with the command that runs your program".into());
+        if build.is_some() || !watch.is_empty() || stages.is_some() {
+            return Err(
+                "--build, --watch and --stages go with the command that runs your program".into(),
+            );
         }
-        match Registration::load(&dir)? {
-            Some(registration) => println!(
+        let all = Registrations::load(&dir)?;
+        match all.is_empty() {
+            false => println!(
                 "The tester runs your program like this (from .course/server):\n{}",
-                registration.describe()
+                all.describe()
             ),
-            None => println!(
+            true => println!(
                 "No program is registered: the tests run against the reference stages.\n\
                  `just start` creates a Rust project and registers it; `just register \"python3 \
                  server.py\"` registers any command (the tester adds `--port N`)."
@@ -166,10 +181,31 @@ fn register(build: Option<String>, watch: Vec<String>, run: &str) -> Result<Exit
             Err(problem) => println!("{problem} (Registered anyway.)"),
         }
     }
-    registration.save(&dir, "just register")?;
+    let which = match stages {
+        Some(range) => {
+            let mut all = Registrations::load(&dir)?;
+            all.set_range(range, registration.clone());
+            all.save(&dir, "just register")?;
+            format!("stages {range}")
+        }
+        None => {
+            registration.save(&dir, "just register")?;
+            let others = Registrations::load(&dir)?.ranges;
+            if others.is_empty() {
+                "every stage".to_string()
+            } else {
+                let ranges: Vec<String> =
+                    others.iter().map(|(range, _)| range.to_string()).collect();
+                format!(
+                    "every stage but {}, which have their own",
+                    ranges.join(", ")
+                )
+            }
+        }
+    };
     println!(
-        "Registered: `just test-stage N`, `just progress` and `just watch` now test\n{}\
-         Commands run from the course's folder: give paths from there, or whole paths.",
+        "Registered: `just test-stage`, `just progress` and `just watch` now test, for \
+         {which},\n{}Commands run from the course's folder: give paths from there, or whole paths.",
         registration.describe()
     );
     if registration.watch.is_empty() {
@@ -191,21 +227,24 @@ fn unregister() -> Result<ExitCode, String> {
 }
 
 fn run_progress(given: Option<&str>) -> Result<ExitCode, String> {
-    let program = choose_program(given, stages::all()[0].reference())?;
-    if program.origin == Origin::Reference {
+    let any_of_yours = stages::all()
+        .iter()
+        .any(|stage| choose_program(given, stage).is_ok_and(|program| program.is_learners()));
+    if !any_of_yours {
         println!(
             "No program of yours to measure: `just start` creates one, `just register CMD` names \
              one (any language), and `just progress` then shows how far it gets."
         );
         return Ok(ExitCode::SUCCESS);
     }
-    if let Err(problem) = program.prepare() {
-        println!("{problem}");
-        return Ok(ExitCode::FAILURE);
-    }
     let seed = seed_from_environment()?;
-    progress::report(&program, seed, &mut std::io::stdout());
-    Ok(ExitCode::SUCCESS)
+    match progress::report(given, seed, &mut std::io::stdout()) {
+        Err(problem) => {
+            println!("{problem}");
+            Ok(ExitCode::FAILURE)
+        }
+        Ok(_) => Ok(ExitCode::SUCCESS),
+    }
 }
 
 fn hint(stage: &Stage, number: usize) -> Result<ExitCode, String> {
@@ -244,32 +283,43 @@ fn hint(stage: &Stage, number: usize) -> Result<ExitCode, String> {
 /// moves on to the next stage once one passes.
 fn watch(given: Option<&'static Stage>) -> Result<ExitCode, String> {
     let dir = learner_dir();
-    let registration = Registration::load(&dir)?.ok_or(
-        "`just watch` tests your registered program: `just start` creates one, `just register \
-         CMD` names one",
-    )?;
-    if registration.watch.is_empty() {
+    if Registrations::load(&dir)?.is_empty() {
         return Err(
-            "the registration names no files to watch: `just register --watch FOLDER CMD`".into(),
+            "`just watch` tests your registered program: `just start` creates one, \
+                    `just register CMD` names one"
+                .into(),
         );
     }
-    let program = choose_program(None, stages::all()[0].reference())?;
     let mut stage = match given {
         Some(stage) => stage,
         None => {
             // Where the learner is: what `just progress` says is next.
-            program.prepare()?;
-            let next = progress::report(&program, seed_from_environment()?, &mut std::io::stdout());
+            let next = progress::report(None, seed_from_environment()?, &mut std::io::stdout())?;
             next.and_then(stages::find)
                 .unwrap_or(stages::all()[stages::all().len() - 1])
         }
     };
-    let paths: Vec<PathBuf> = registration
-        .watch
-        .iter()
-        .map(|path| dir.join(path))
-        .collect();
     loop {
+        // The program registered for this stage (the chat's may be another).
+        let registration = Registrations::load(&dir)?
+            .for_stage(stage.number)
+            .cloned()
+            .ok_or(format!(
+                "no program of yours is registered for stage {}: `just register --stages {}- CMD`",
+                stage.number, stage.number
+            ))?;
+        if registration.watch.is_empty() {
+            return Err(
+                "the registration names no files to watch: `just register --watch FOLDER CMD`"
+                    .into(),
+            );
+        }
+        let program = choose_program(None, stage)?;
+        let paths: Vec<PathBuf> = registration
+            .watch
+            .iter()
+            .map(|path| dir.join(path))
+            .collect();
         println!("\n=== stage {}: {} ===", stage.number, stage.summary);
         let prepared = program.prepare();
         // After the build (whose output may be among the watched files), and
@@ -303,6 +353,13 @@ fn watch(given: Option<&'static Stage>) -> Result<ExitCode, String> {
                         stage.number, next.number, next.summary, next.number, next.name
                     );
                     stage = next;
+                    // A stage with a program of its own (the chat's) is
+                    // tested now: the save it waits for is in other files.
+                    let next_registration =
+                        Registrations::load(&dir)?.for_stage(next.number).cloned();
+                    if next_registration.as_ref() != Some(&registration) {
+                        continue;
+                    }
                 }
                 None => println!("\nStage {} passes: that was the last one.", stage.number),
             }

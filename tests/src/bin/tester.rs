@@ -95,7 +95,7 @@ fn main() -> ExitCode {
     };
     // An empty --server (what `just test-stage 3` passes when no command is
     // given) means "not given".
-    let program = match choose_program(arguments.server.as_deref(), last.reference()) {
+    let program = match choose_program(arguments.server.as_deref(), last) {
         Ok(program) => program,
         Err(problem) => {
             eprintln!("tester: {problem}");
