@@ -24,7 +24,8 @@ pub mod stage_17_sorted_sets;
 /// What the chat stages' checks share.
 mod chat;
 
-use crate::check::Stage;
+use crate::check::{Failure, Stage};
+use crate::client::Client;
 use crate::resp::{self, Reply};
 
 /// Every stage, in order.
@@ -82,4 +83,42 @@ pub fn ping() -> Vec<u8> {
 /// `+PONG\r\n`
 pub fn pong() -> Reply {
     Reply::simple("PONG")
+}
+
+/// Sends each command and expects its error reply byte for byte, each one
+/// followed by a PING that must still be answered: a bad command is the
+/// client's mistake, not a broken stream, and the connection goes on. `why`
+/// says the rule the errors follow, for the failure's hint.
+pub fn expect_errors<'a, A: AsRef<[&'a [u8]]>>(
+    client: &mut Client,
+    cases: impl IntoIterator<Item = (A, Reply)>,
+    why: &str,
+) -> Result<(), Failure> {
+    for (args, error) in cases {
+        client
+            .command(args.as_ref(), &error)
+            .map_err(|failure| failure.explain(why))?;
+        client.command(&[b"PING"], &pong()).map_err(|failure| {
+            failure.explain(
+                "After an error reply the connection must stay open and go on: a bad command \
+                 is the client's mistake, not a broken stream.",
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Expects `key` to be gone: EXISTS 0, TYPE none, and a DBSIZE of 0 (the
+/// caller's key space holds nothing else). `why` says why it must be.
+pub fn expect_only_key_deleted(client: &mut Client, key: &[u8], why: &str) -> Result<(), Failure> {
+    let explain = |failure: Failure| failure.explain(why);
+    client
+        .command(&[b"EXISTS", key], &Reply::Integer(0))
+        .map_err(explain)?;
+    client
+        .command(&[b"TYPE", key], &Reply::simple("none"))
+        .map_err(explain)?;
+    client
+        .command(&[b"DBSIZE"], &Reply::Integer(0))
+        .map_err(explain)
 }

@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use super::{ping, pong};
+use super::{expect_errors, ping, pong};
 use crate::check::{Check, Context, Failure, Stage};
 use crate::resp::{self, Reply};
 
@@ -232,23 +232,15 @@ fn command_errors_as_redis(context: &mut Context) -> Result<(), Failure> {
         ),
     ];
     let mut client = context.connect()?;
-    for (args, error) in &cases {
-        client
-            .command(args, &Reply::error(error))
-            .map_err(|failure| {
-                failure.explain(
-                    "Errors are matched byte for byte with Redis's: `-<message>\\r\\n`. The \
-                     unknown command keeps the case it was sent in, each argument is quoted and \
-                     followed by a space; the command in the arity error is in lower case.",
-                )
-            })?;
-        client.command(&[b"PING"], &pong()).map_err(|failure| {
-            failure.explain(
-                "After an error reply the connection must stay open and go on: a bad command \
-                 is the client's mistake, not a broken stream.",
-            )
-        })?;
-    }
+    expect_errors(
+        &mut client,
+        cases
+            .iter()
+            .map(|(args, error)| (args, Reply::error(error))),
+        "Errors are matched byte for byte with Redis's: `-<message>\\r\\n`. The unknown \
+         command keeps the case it was sent in, each argument is quoted and followed by a space; \
+         the command in the arity error is in lower case.",
+    )?;
     client.expect_nothing_more()
 }
 

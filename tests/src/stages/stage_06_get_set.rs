@@ -6,6 +6,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::expect_errors;
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::Client;
 use crate::random::Rng;
@@ -241,18 +242,12 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
         (vec![b"SET", key, value, b"NOPE"], "ERR syntax error"),
     ];
     let mut client = context.connect()?;
-    for (args, error) in &cases {
-        client
-            .command(args, &Reply::error(error))
-            .map_err(|failure| {
-                failure.explain(
-                    "Errors are matched byte for byte with Redis's. GET takes one argument, SET \
-                     at least two; an argument after SET's value that is not an option is a \
-                     syntax error.",
-                )
-            })?;
-        client.command(&[b"PING"], &Reply::simple("PONG"))?;
-    }
+    expect_errors(
+        &mut client,
+        cases.map(|(args, error)| (args, Reply::error(error))),
+        "Errors are matched byte for byte with Redis's. GET takes one argument, SET at least \
+         two; an argument after SET's value that is not an option is a syntax error.",
+    )?;
     // None of them stored anything.
     client
         .command(&[b"GET", key], &Reply::NullBulk)

@@ -9,6 +9,7 @@
 
 use std::time::{Duration, Instant};
 
+use super::expect_errors;
 use crate::check::{Check, Context, Failure, Stage};
 use crate::resp::{self, Reply};
 
@@ -397,20 +398,15 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
         ),
     ];
     let mut client = context.connect()?;
-    for (args, error) in cases {
-        client
-            .command(args, &Reply::error(error))
-            .map_err(|failure| {
-                failure.explain(
-                    "Redis reads all of SET's options first (a word it does not know, a repeated \
-                     or conflicting option, or an option missing its number is a syntax error), \
-                     then the number: not an integer, then not a time it can keep (0, negative, \
-                     or past the end of its clock: for `EX 9223372036854775`, now + \
-                     9223372036854775000 ms overflows a 64-bit count of milliseconds since 1970).",
-                )
-            })?;
-        client.command(&[b"PING"], &Reply::simple("PONG"))?;
-    }
+    expect_errors(
+        &mut client,
+        cases.map(|(args, error)| (args, Reply::error(error))),
+        "Redis reads all of SET's options first (a word it does not know, a repeated or \
+         conflicting option, or an option missing its number is a syntax error), then the \
+         number: not an integer, then not a time it can keep (0, negative, or past the end of \
+         its clock: for `EX 9223372036854775`, now + 9223372036854775000 ms overflows a 64-bit \
+         count of milliseconds since 1970).",
+    )?;
     // None of the failed SETs stored anything.
     client
         .command(&[b"GET", b"k"], &Reply::NullBulk)

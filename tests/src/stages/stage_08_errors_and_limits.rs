@@ -7,6 +7,7 @@
 
 use std::time::Duration;
 
+use super::expect_errors;
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::Client;
 use crate::resp::{self, Reply};
@@ -146,20 +147,15 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
         cases.push((args, Reply::error(error)));
     }
     let mut client = context.connect()?;
-    for (args, error) in &cases {
-        client.command(args, error).map_err(|failure| {
-            failure.explain(
-                "Errors are matched byte for byte with Redis 7's. An unknown command's text has \
-                 the name cut at 128 bytes, then each argument quoted and followed by a space \
-                 until the list reaches 128 bytes, the last one cut to fit; a \\0 ends a name \
-                 or an argument there (Redis formats them as C strings), and \\r or \\n become \
-                 spaces, so the error stays one line.",
-            )
-        })?;
-        client.command(&[b"PING"], &pong()).map_err(|failure| {
-            failure.explain("After an error reply the connection must stay open and go on.")
-        })?;
-    }
+    expect_errors(
+        &mut client,
+        cases,
+        "Errors are matched byte for byte with Redis 7's. An unknown command's text has the name \
+         cut at 128 bytes, then each argument quoted and followed by a space until the list \
+         reaches 128 bytes, the last one cut to fit; a \\0 ends a name or an argument there \
+         (Redis formats them as C strings), and \\r or \\n become spaces, so the error stays \
+         one line.",
+    )?;
     client.expect_nothing_more()
 }
 

@@ -2,6 +2,7 @@
 //! patterns and FLUSHALL, on the stage 9 table: for ten thousand keys, and
 //! while a rehash has keys in two tables.
 
+use super::expect_errors;
 use super::stage_09_hash_table::{Keys, try_to_see_a_rehash};
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::Client;
@@ -317,9 +318,10 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
         (&[b"FLUSHALL", b"now"], "ERR syntax error"),
     ];
     let mut client = context.connect()?;
-    for (args, error) in cases {
-        client.command(args, &Reply::error(error))?;
-        client.command(&[b"PING"], &Reply::simple("PONG"))?;
-    }
+    expect_errors(
+        &mut client,
+        cases.map(|(args, error)| (args, Reply::error(error))),
+        "Errors are matched byte for byte with Redis's: DEL and EXISTS take at least one key, KEYS one pattern, FLUSHALL only ASYNC or SYNC.",
+    )?;
     client.expect_nothing_more()
 }

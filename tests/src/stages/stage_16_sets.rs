@@ -2,6 +2,7 @@
 //! commands SADD, SREM, SMEMBERS, SISMEMBER, SCARD; TYPE; `-WRONGTYPE` for
 //! a command on a key of the other type; the key-space commands on sets.
 
+use super::{expect_errors, expect_only_key_deleted};
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::Client;
 use crate::resp::{self, Reply};
@@ -148,19 +149,12 @@ fn srem_and_the_empty_set(context: &mut Context) -> Result<(), Failure> {
     let mut args: Vec<&[u8]> = vec![b"SREM", key.as_bytes()];
     args.extend(members[1..].iter().map(|member| member.as_bytes()));
     client.command(&args, &integer(members.len() - 1))?;
-    let explain = |failure: Failure| {
-        failure.explain(
-            "In Redis no key holds an empty set: the SREM that removes the last member deletes \
+    expect_only_key_deleted(
+        &mut client,
+        key.as_bytes(),
+        "In Redis no key holds an empty set: the SREM that removes the last member deletes \
              the key, so EXISTS says 0, TYPE none, and DBSIZE no longer counts it.",
-        )
-    };
-    client
-        .command(&[b"EXISTS", key.as_bytes()], &integer(0))
-        .map_err(explain)?;
-    client
-        .command(&[b"TYPE", key.as_bytes()], &Reply::simple("none"))
-        .map_err(explain)?;
-    client.command(&[b"DBSIZE"], &integer(0)).map_err(explain)?;
+    )?;
     client.expect_nothing_more()
 }
 
@@ -343,9 +337,10 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
         ),
     ];
     let mut client = context.connect()?;
-    for (args, error) in cases {
-        client.command(args, &Reply::error(error))?;
-        client.command(&[b"PING"], &Reply::simple("PONG"))?;
-    }
+    expect_errors(
+        &mut client,
+        cases.map(|(args, error)| (args, Reply::error(error))),
+        "Errors are matched byte for byte with Redis's: `-<message>\\r\\n`, the command in the arity error in lower case.",
+    )?;
     client.expect_nothing_more()
 }

@@ -5,6 +5,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use super::{expect_errors, expect_only_key_deleted};
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::Client;
 use crate::resp::{self, Reply};
@@ -414,19 +415,12 @@ fn zrem_and_the_empty_set(context: &mut Context) -> Result<(), Failure> {
     let mut args: Vec<&[u8]> = vec![b"ZREM", key.as_bytes()];
     args.extend(members[1..].iter().map(|m| m.as_bytes()));
     client.command(&args, &integer(count - 1))?;
-    let explain = |failure: Failure| {
-        failure.explain(
-            "No key holds an empty sorted set: the ZREM that removes the last member deletes \
+    expect_only_key_deleted(
+        &mut client,
+        key.as_bytes(),
+        "No key holds an empty sorted set: the ZREM that removes the last member deletes \
              the key, so EXISTS says 0, TYPE none, and DBSIZE no longer counts it.",
-        )
-    };
-    client
-        .command(&[b"EXISTS", key.as_bytes()], &integer(0))
-        .map_err(explain)?;
-    client
-        .command(&[b"TYPE", key.as_bytes()], &Reply::simple("none"))
-        .map_err(explain)?;
-    client.command(&[b"DBSIZE"], &integer(0)).map_err(explain)?;
+    )?;
     client.expect_nothing_more()
 }
 
@@ -537,9 +531,10 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
         ),
     ];
     let mut client = context.connect()?;
-    for (args, error) in cases {
-        client.command(args, &Reply::error(error))?;
-        client.command(&[b"PING"], &Reply::simple("PONG"))?;
-    }
+    expect_errors(
+        &mut client,
+        cases.map(|(args, error)| (args, Reply::error(error))),
+        "Errors are matched byte for byte with Redis's: `-<message>\\r\\n`, the command in the arity error in lower case.",
+    )?;
     client.expect_nothing_more()
 }
