@@ -15,4 +15,5 @@
 //! for starting a reference stage.
 
 pub mod book;
+pub mod figures;
 pub mod lint;

@@ -57,6 +57,7 @@ use tokio::net::TcpStream;
 
 use harness::random::{Rng, fresh_seed};
 use harness::server::{Server, ServerSpec, startup_timeout};
+use maintainer::figures::thousands;
 
 /// The chat stages, and the one measured when neither `--stage` nor
 /// `--port` is given.
@@ -652,19 +653,6 @@ async fn receive(mut stream: TcpStream, shared: Arc<Shared>) {
     }
 }
 
-/// 1234567 as "1,234,567".
-fn thousands(number: u64) -> String {
-    let digits = number.to_string();
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -714,14 +702,5 @@ mod tests {
             classify(b"bob> msg 000002 fanout-2", b"bob> ", b"fanout-1", false),
             Kind::Other
         );
-    }
-
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(thousands(0), "0");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1000), "1,000");
-        assert_eq!(thousands(69123), "69,123");
-        assert_eq!(thousands(1234567), "1,234,567");
     }
 }

@@ -43,6 +43,7 @@ use bytes::Bytes;
 use clap::Parser;
 
 use hash_table::HashTable;
+use maintainer::figures::thousands;
 
 const KEYS: usize = 1_000_000;
 const RUNS: usize = 3;
@@ -214,7 +215,7 @@ fn main() {
     let (ours, std) = (summarize(&ours), summarize(&std));
 
     println!();
-    println!("workload: {} keys of 12 bytes", thousands(KEYS));
+    println!("workload: {} keys of 12 bytes", thousands(KEYS as u64));
     println!(
         "{:<34}{:>12}{:>14}{:>9}   target",
         "", "HashTable", "std HashMap", "ratio"
@@ -251,17 +252,4 @@ fn main() {
         "(throughput: the best of {RUNS} runs; insert times: the median of \
          the {RUNS} runs' figures; ratio: HashTable / std HashMap)"
     );
-}
-
-/// `1000000` as `1,000,000`.
-fn thousands(number: usize) -> String {
-    let digits = number.to_string();
-    let mut out = String::new();
-    for (i, digit) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
 }

@@ -36,6 +36,7 @@ use harness::random::{Rng, fresh_seed};
 use harness::resp;
 use harness::server::{Server, ServerSpec, startup_timeout};
 use harness::stages;
+use maintainer::figures::thousands;
 
 /// How long the bench waits for a subscriber's confirmation, or for the
 /// next delivery once no more are coming.
@@ -406,19 +407,6 @@ fn publish(
     Ok(first_publish)
 }
 
-/// 1234567 as "1,234,567".
-fn thousands(number: u64) -> String {
-    let digits = number.to_string();
-    let mut out = String::new();
-    for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(digit);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -440,11 +428,5 @@ mod tests {
         let mut garbled = push(5);
         garbled[3] = b'x';
         assert_eq!(expected.number_of(&garbled), None);
-    }
-
-    #[test]
-    fn thousands_are_separated() {
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_234_567), "1,234,567");
     }
 }
