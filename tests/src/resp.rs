@@ -83,9 +83,13 @@ impl Reply {
     /// The reply in words: `simple string "PONG"`, `integer 3`.
     pub fn describe(&self) -> String {
         match self {
-            Reply::Simple(text) | Reply::Error(text) | Reply::Bulk(text) => {
-                format!("{} \"{}\"", self.kind(), escape_shortened(text, 40))
+            // An error is a sentence the learner must read whole to compare
+            // (Redis's are under 200 bytes but for a quoted argument); a
+            // bulk string is data, and may be a megabyte.
+            Reply::Simple(text) | Reply::Error(text) => {
+                format!("{} \"{}\"", self.kind(), escape_shortened(text, 100))
             }
+            Reply::Bulk(text) => format!("{} \"{}\"", self.kind(), escape_shortened(text, 40)),
             Reply::Integer(n) => format!("integer {n}"),
             Reply::NullBulk => "null bulk string ($-1)".to_string(),
             Reply::NullArray => "null array (*-1)".to_string(),
