@@ -11,7 +11,8 @@
 //! [`binary`] and [`lines`] (reading replies of stages 2-10, 11 and the chat
 //! stages), [`htstats`] (stage 9's window on a server's hash table), [`server`]
 //! (the process under test), [`client`] (a connection with timeouts and
-//! expectations), [`check`] (checks, failures, the runner), [`stages`] (the spec).
+//! expectations), [`web`] and [`json`] (stage 20's page and WebSocket),
+//! [`check`] (checks, failures, the runner), [`stages`] (the spec).
 //!
 //! Around them, the course for a learner: [`learner`] (their registered
 //! program and their progress), [`project`] (`my-server/`, started empty or
@@ -28,6 +29,7 @@ pub mod frame;
 pub mod hints;
 pub mod htstats;
 pub mod learner;
+pub mod json;
 pub mod lines;
 pub mod progress;
 pub mod project;
@@ -35,3 +37,4 @@ pub mod random;
 pub mod resp;
 pub mod server;
 pub mod stages;
+pub mod web;
