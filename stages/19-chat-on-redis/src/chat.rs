@@ -13,10 +13,10 @@
 //! never waits (see `outbox.rs`); a client that is not reading is
 //! disconnected on the spot, as in stage 14.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Result, bail};
 use bytes::Bytes;
@@ -76,6 +76,22 @@ struct Client {
     /// While its history is read: the messages that arrive meanwhile,
     /// tagged, to be sent after the history (those not in it).
     held: Option<Vec<Bytes>>,
+    /// The history it was sent, for a moment: a message ZADDed before the
+    /// history was read may be PUBLISHed after, and is not sent twice.
+    recent: Vec<Bytes>,
+    /// When it was sent the history.
+    joined: Instant,
+}
+
+/// What a line is, which matters for a client whose history is being
+/// read: a reply is sent at once, a message held until the history has
+/// been sent (its tagged payload, to find it in the history), a notice
+/// skipped.
+#[derive(Clone, Copy)]
+enum Kind<'a> {
+    Reply,
+    Message(&'a Bytes),
+    Notice,
 }
 
 /// Who receives a line.
@@ -108,6 +124,8 @@ impl Hub {
             outbox,
             tasks: Vec::new(),
             held: Some(Vec::new()),
+            recent: Vec::new(),
+            joined: Instant::now(),
         };
         state.clients.insert(id, client);
         (id, receiver)
@@ -144,18 +162,22 @@ impl Hub {
             let _ = self.store.leave(&nick).await;
             return Flow::Stop;
         }
-        let welcome =
-            format!("Welcome, {nick}! Set your name with /nick NAME; /help lists the commands.\n");
-        self.reply(id, welcome);
+        // Everyone is told before the newcomer is welcomed: a client that
+        // has its welcome has been announced, on every process.
         let joined = async {
+            let notice = format!("* {nick} joined");
+            self.store.publish(store::PRESENCE, id, &notice).await?;
+            let welcome = format!(
+                "Welcome, {nick}! Set your name with /nick NAME; /help lists the commands.\n"
+            );
+            self.reply(id, welcome);
             self.store.listen_to(Some(&nick), None).await?;
             let history = self.store.history(HISTORY_LENGTH).await?;
             self.end_holding(id, history);
-            let notice = format!("* {nick} joined");
-            self.store.publish(store::PRESENCE, id, &notice).await
+            anyhow::Ok(())
         };
         match joined.await {
-            Ok(_) => Flow::Continue,
+            Ok(()) => Flow::Continue,
             Err(error) => self.unreachable(id, error),
         }
     }
@@ -177,14 +199,22 @@ impl Hub {
     /// in it, and from now on every message as it comes.
     fn end_holding(&self, id: ClientId, history: Vec<Bytes>) {
         let mut state = self.lock();
-        let Some(held) = state.clients.get_mut(&id).and_then(|c| c.held.take()) else {
+        let Some(client) = state.clients.get_mut(&id) else {
             return;
         };
-        let seen: HashSet<&Bytes> = history.iter().collect();
-        let later = held.iter().filter(|payload| !seen.contains(payload));
-        for payload in history.iter().chain(later) {
-            if let Some((_, line)) = store::untag(payload, &self.store.process) {
-                state.deliver(To::One(id), None, line);
+        let held = client.held.take().unwrap_or_default();
+        (client.recent, client.joined) = (history.clone(), Instant::now());
+        let process = &self.store.process;
+        for (kind, payload) in history.iter().map(|p| (Kind::Reply, p)).chain(
+            // Each one in the history is found in `recent`, and skipped.
+            held.iter().map(|p| (Kind::Message(p), p)),
+        ) {
+            if let Some((_, line)) = store::untag(payload, process) {
+                let gone = state.deliver(To::One(id), kind, line);
+                if !gone.is_empty() {
+                    drop(state);
+                    return self.forget_later(gone);
+                }
             }
         }
     }
@@ -327,7 +357,13 @@ impl Hub {
             },
             None => sender.map_or(To::All, To::AllBut),
         };
-        let gone = state.deliver(to, Some(payload), line);
+        // A notice of who joined or left is of the chat before a newcomer
+        // was in it: not held for one whose history is being read.
+        let kind = match channel {
+            store::PRESENCE => Kind::Notice,
+            _ => Kind::Message(&payload),
+        };
+        let gone = state.deliver(to, kind, line);
         drop(state);
         self.forget_later(gone);
     }
@@ -336,7 +372,7 @@ impl Hub {
     /// Tells every client of this process something about the store.
     pub fn tell_all(&self, line: &'static str) {
         let line = Bytes::from_static(line.as_bytes());
-        let gone = self.lock().deliver(To::All, None, line);
+        let gone = self.lock().deliver(To::All, Kind::Reply, line);
         self.forget_later(gone);
     }
 
@@ -395,6 +431,11 @@ impl Hub {
         let mut ticks = tokio::time::interval(store::HEARTBEAT);
         loop {
             ticks.tick().await;
+            for client in self.lock().clients.values_mut() {
+                if client.joined.elapsed() > store::HEARTBEAT {
+                    client.recent = Vec::new();
+                }
+            }
             if let Err(error) = self.refresh_claims().await {
                 println!("store: heartbeat: {error:#}");
                 continue;
@@ -452,7 +493,7 @@ impl Hub {
     }
 
     fn reply(&self, id: ClientId, line: impl Into<Bytes>) {
-        let gone = self.lock().deliver(To::One(id), None, line.into());
+        let gone = self.lock().deliver(To::One(id), Kind::Reply, line.into());
         self.forget_later(gone);
     }
 
@@ -481,12 +522,10 @@ impl State {
     // ANCHOR: deliver
     /// Puts `line` in the outbox of each recipient, and disconnects any
     /// recipient whose outbox is full. Returns the nicks of those
-    /// disconnected. A message from Redis comes with its tagged `payload`,
-    /// held instead for a client whose history is being read; a reply
-    /// (`None`) goes to the outbox at once.
-    fn deliver(&mut self, to: To, payload: Option<Bytes>, line: Bytes) -> Vec<String> {
+    /// disconnected.
+    fn deliver(&mut self, to: To, kind: Kind, line: Bytes) -> Vec<String> {
         let mut gone = Vec::new();
-        for id in self.fan_out(to, payload.as_ref(), &line) {
+        for id in self.fan_out(to, kind, &line) {
             // It may be on the list twice, and gone already.
             let Some(client) = self.clients.remove(&id) else {
                 continue;
@@ -507,13 +546,12 @@ impl State {
     }
 
     /// Queues `line` for each recipient: the ones whose outbox refused it.
-    fn fan_out(&mut self, to: To, payload: Option<&Bytes>, line: &Bytes) -> Vec<ClientId> {
+    fn fan_out(&mut self, to: To, kind: Kind, line: &Bytes) -> Vec<ClientId> {
         let mut too_slow = Vec::new();
-        let mut send = |id: ClientId, client: &mut Client| match (&mut client.held, payload) {
-            (Some(held), Some(payload)) if held.len() < MAX_HELD => held.push(payload.clone()),
-            (Some(_), Some(_)) => too_slow.push(id),
-            _ if !client.outbox.send(line) => too_slow.push(id),
-            _ => {}
+        let mut send = |id: ClientId, client: &mut Client| {
+            if !client.take(kind, line) {
+                too_slow.push(id);
+            }
         };
         match to {
             To::One(id) => {
@@ -532,6 +570,30 @@ impl State {
         too_slow
     }
     // ANCHOR_END: deliver
+}
+
+impl Client {
+    /// Queues one line, or holds it, or skips it: `false` when the client
+    /// is too slow for it.
+    fn take(&mut self, kind: Kind, line: &Bytes) -> bool {
+        if let Some(held) = &mut self.held {
+            return match kind {
+                Kind::Reply => self.outbox.send(line),
+                Kind::Message(payload) => {
+                    held.push(payload.clone());
+                    held.len() <= MAX_HELD
+                }
+                Kind::Notice => true,
+            };
+        }
+        if let Kind::Message(payload) = kind {
+            if let Some(at) = self.recent.iter().position(|sent| sent == payload) {
+                self.recent.swap_remove(at);
+                return true;
+            }
+        }
+        self.outbox.send(line)
+    }
 }
 
 #[cfg(test)]

@@ -321,11 +321,13 @@ impl Store {
         Ok(entries.into_iter().map(Bytes::from).collect())
     }
 
-    /// `"<process>.<client>.<sequence> <line>\n"`: the tag says who sent it
-    /// and makes it unique.
+    /// `"<process>.<sequence>.<client> <line>\n"`: the tag makes it unique
+    /// and says who sent it. The sequence has a fixed width: members of a
+    /// sorted set with one score (two messages in one millisecond) are in
+    /// the order of their bytes, and "10" would come before "9".
     fn tagged(&self, client: u64, line: &str) -> Bytes {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-        Bytes::from(format!("{}.{client}.{sequence} {line}\n", self.process))
+        Bytes::from(format!("{}.{sequence:012}.{client} {line}\n", self.process))
     }
     // ANCHOR_END: publish
 }
@@ -336,7 +338,8 @@ pub fn untag(payload: &Bytes, process: &str) -> Option<(Option<u64>, Bytes)> {
     let space = payload.iter().position(|&byte| byte == b' ')?;
     let tag = std::str::from_utf8(&payload[..space]).ok()?;
     let mut parts = tag.split('.');
-    let (from, client) = (parts.next()?, parts.next()?.parse::<u64>().ok()?);
+    let (from, _sequence) = (parts.next()?, parts.next()?);
+    let client = parts.next()?.parse::<u64>().ok()?;
     let sender = (from == process && client != 0).then_some(client);
     Some((sender, payload.slice(space + 1..)))
 }

@@ -10,7 +10,7 @@ fn hub() -> Hub {
 
 /// A payload as the process `from` publishes it, for its client `client`.
 fn payload(from: &str, client: u64, sequence: u64, line: &str) -> Bytes {
-    Bytes::from(format!("{from}.{client}.{sequence} {line}\n"))
+    Bytes::from(format!("{from}.{sequence}.{client} {line}\n"))
 }
 
 /// Registers a client and ends its joining with `history`.
@@ -61,18 +61,31 @@ fn a_newcomer_gets_the_history_then_what_came_meanwhile_once_each() {
     hub.on_message(store::MESSAGES, both.clone());
     hub.on_message(store::MESSAGES, new);
     assert_eq!(outbox.take_text(), "");
-    hub.end_holding(id, vec![old, both]);
-    assert_eq!(outbox.take_text(), "bob> old\nbob> in both\nbob> new\n");
+    let late = payload("other", 1, 0, "bob> in the history, published late");
+    hub.end_holding(id, vec![late.clone(), old, both]);
+    assert_eq!(
+        outbox.take_text(),
+        "bob> in the history, published late\nbob> old\nbob> in both\nbob> new\n"
+    );
+    // ZADDed before the history was read, PUBLISHed after: sent once.
+    hub.on_message(store::MESSAGES, late);
+    assert_eq!(outbox.take_text(), "");
     hub.on_message(store::MESSAGES, payload("other", 1, 4, "bob> live"));
     assert_eq!(outbox.take_text(), "bob> live\n");
 }
 
 #[test]
-fn a_reply_is_not_held_while_the_history_is_read() {
+fn a_reply_is_not_held_while_the_history_is_read_and_a_notice_is_skipped() {
     let hub = hub();
     let (id, mut outbox) = hub.register();
     hub.reply(id, "Welcome\n");
     assert_eq!(outbox.take_text(), "Welcome\n");
+    // Of a join before this one: the newcomer was not in the chat yet.
+    hub.on_message(store::PRESENCE, payload("other", 0, 1, "* bob joined"));
+    hub.end_holding(id, Vec::new());
+    assert_eq!(outbox.take_text(), "");
+    hub.on_message(store::PRESENCE, payload("other", 0, 2, "* carol joined"));
+    assert_eq!(outbox.take_text(), "* carol joined\n");
 }
 
 #[tokio::test]

@@ -4,14 +4,14 @@ use super::*;
 
 #[test]
 fn a_payload_names_its_sender_only_to_the_process_that_sent_it() {
-    let payload = Bytes::from_static(b"41-7.3.12 alice> hi there\n");
+    let payload = Bytes::from_static(b"41-7.000000000012.3 alice> hi there\n");
     let (sender, line) = untag(&payload, "41-7").unwrap();
     assert_eq!(sender, Some(3));
     assert_eq!(&line[..], b"alice> hi there\n");
     // Another process delivers it to everyone.
     assert_eq!(untag(&payload, "41-8").unwrap().0, None);
     // Client 0 is nobody: a notice the process sent for no one of its own.
-    let notice = Bytes::from_static(b"41-7.0.13 * bob left\n");
+    let notice = Bytes::from_static(b"41-7.000000000013.0 * bob left\n");
     assert_eq!(untag(&notice, "41-7").unwrap().0, None);
 }
 
@@ -37,6 +37,9 @@ fn what_one_process_publishes_is_unique_and_tagged() {
     let first = store.tagged(5, "alice> hi");
     let second = store.tagged(5, "alice> hi");
     assert_ne!(first, second, "the history, a sorted set, would keep one");
+    // In one millisecond, a sorted set orders them by their bytes.
+    let tenth = (2..10).map(|_| store.tagged(5, "x")).last().unwrap();
+    assert!(second < tenth, "{second:?} {tenth:?}");
     let (sender, line) = untag(&first, &store.process).unwrap();
     assert_eq!((sender, &line[..]), (Some(5), &b"alice> hi\n"[..]));
 }
