@@ -22,14 +22,15 @@
 //! are the `maintainer` package, in `maintainer/`: no lesson needs them.
 
 pub mod binary;
+pub mod chat_store;
 pub mod check;
 pub mod client;
 pub mod escape;
 pub mod frame;
 pub mod hints;
 pub mod htstats;
-pub mod learner;
 pub mod json;
+pub mod learner;
 pub mod lines;
 pub mod progress;
 pub mod project;

@@ -7,6 +7,7 @@
 //! instead of the reference: `COURSE_SERVER=... cargo test -p tests stage_03`
 //! runs the checks of stages 1 to 3 against it.
 
+use harness::chat_store::{FIRST_STAGE_ON_REDIS, StoreKind};
 use harness::check::{RunSettings, run_stage};
 use harness::random::seed_from_environment;
 use harness::server::ServerSpec;
@@ -19,11 +20,16 @@ fn assert_passes(server: u8, checks_of: u8) {
     let reference = stages::find(server).unwrap().reference();
     let spec = ServerSpec::from_environment_or(reference);
     let seed = seed_from_environment().unwrap();
-    let settings = RunSettings::new(
+    let mut settings = RunSettings::new(
         spec,
         seed,
         format!("cargo test -p tests --test reference_stages stage_{server:02}"),
     );
+    // A chat on Redis is given one for the checks of the chat stages
+    // before it too.
+    if server >= FIRST_STAGE_ON_REDIS {
+        settings.store = Some(StoreKind::from_environment());
+    }
     let mut out = Vec::new();
     let result = run_stage(stages::find(checks_of).unwrap(), &settings, &mut out);
     let printed = String::from_utf8_lossy(&out);
@@ -98,6 +104,8 @@ stage!(stage_15_pub_sub, 15, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 stage!(stage_16_sets, 16, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15]);
 #[rustfmt::skip]
 stage!(stage_17_sorted_sets, 17, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16]);
+// The chat again, its state in Redis: stage 14's, across processes.
+stage!(stage_19_chat_on_redis, 19, [12, 13, 14]);
 
 /// Every stage the tester knows has its line above, with the stages it
 /// builds on as `Stage::builds_on` says (a new stage must be added there).

@@ -20,8 +20,9 @@ pub mod stage_14_chat_presence;
 pub mod stage_15_pub_sub;
 pub mod stage_16_sets;
 pub mod stage_17_sorted_sets;
+pub mod stage_19_chat_on_redis;
 
-/// What the chat stages' checks share.
+/// What the chat stages' checks share (12 to 14, and 19).
 mod chat;
 
 use crate::check::{Failure, Stage};
@@ -47,6 +48,7 @@ static ALL: &[&Stage] = &[
     &stage_15_pub_sub::STAGE,
     &stage_16_sets::STAGE,
     &stage_17_sorted_sets::STAGE,
+    &stage_19_chat_on_redis::STAGE,
 ];
 
 /// Every stage, in order.
