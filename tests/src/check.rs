@@ -52,6 +52,13 @@ impl Context<'_> {
         self.start_process_with(&arguments)
     }
 
+    /// [`Context::start_another`], with `arguments` after `--redis URL`
+    /// (stage 20's `--web-port N`).
+    pub fn start_another_with(&mut self, arguments: &str) -> Result<Server, Failure> {
+        let arguments = format!("{}{arguments}", self.store_argument());
+        self.start_process_with(&arguments)
+    }
+
     /// Starts another process of the program under test with `arguments`
     /// before `--port N`.
     pub fn start_process_with(&mut self, arguments: &str) -> Result<Server, Failure> {

@@ -316,6 +316,38 @@ impl WebClient {
         }
     }
 
+    /// Expects the server to close the WebSocket (a close frame, or the
+    /// connection's end) before any other frame.
+    pub fn expect_closed(&mut self) -> Result<(), Failure> {
+        let deadline = Instant::now() + REPLY_TIMEOUT;
+        loop {
+            match self.socket.read() {
+                Ok(Message::Close(_)) | Err(tungstenite::Error::ConnectionClosed) => return Ok(()),
+                Err(tungstenite::Error::Io(error))
+                    if matches!(error.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) =>
+                {
+                    if Instant::now() >= deadline {
+                        return Err(self.failure(format!(
+                            "{}'s WebSocket is still open {} s later",
+                            self.name,
+                            REPLY_TIMEOUT.as_secs()
+                        )));
+                    }
+                }
+                // A reset or a cut connection: closed too.
+                Err(_) => return Ok(()),
+                Ok(Message::Text(text)) => {
+                    self.received.push(text.to_string());
+                    return Err(self.failure(format!(
+                        "{} received a frame where the WebSocket should close",
+                        self.name
+                    )));
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+
     /// A failure that shows the last frames this client received.
     fn failure(&self, problem: String) -> Failure {
         let shown: Vec<String> = self

@@ -106,6 +106,8 @@ stage!(stage_16_sets, 16, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15]);
 stage!(stage_17_sorted_sets, 17, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16]);
 // The chat again, its state in Redis: stage 14's, across processes.
 stage!(stage_19_chat_on_redis, 19, [12, 13, 14]);
+// And in a browser: a web page beside nc, on the same chat.
+stage!(stage_20_web_chat, 20, [12, 13, 14, 19]);
 
 /// Every stage the tester knows has its line above, with the stages it
 /// builds on as `Stage::builds_on` says (a new stage must be added there).

@@ -21,6 +21,7 @@ pub mod stage_15_pub_sub;
 pub mod stage_16_sets;
 pub mod stage_17_sorted_sets;
 pub mod stage_19_chat_on_redis;
+pub mod stage_20_web_chat;
 
 /// What the chat stages' checks share (12 to 14, and 19).
 mod chat;
@@ -49,6 +50,7 @@ static ALL: &[&Stage] = &[
     &stage_16_sets::STAGE,
     &stage_17_sorted_sets::STAGE,
     &stage_19_chat_on_redis::STAGE,
+    &stage_20_web_chat::STAGE,
 ];
 
 /// Every stage, in order.
