@@ -81,17 +81,20 @@ struct Client {
     recent: Vec<Bytes>,
     /// When it was sent the history.
     joined: Instant,
+    /// Its own "* NICK joined" has come back from Redis: the notices after
+    /// it are of the chat it is in, and held for it like messages.
+    announced: bool,
 }
 
 /// What a line is, which matters for a client whose history is being
 /// read: a reply is sent at once, a message held until the history has
 /// been sent (its tagged payload, to find it in the history), a notice
-/// skipped.
+/// held too, or skipped if it came before the client's own join.
 #[derive(Clone, Copy)]
 enum Kind<'a> {
     Reply,
     Message(&'a Bytes),
-    Notice,
+    Notice(&'a Bytes),
 }
 
 /// Who receives a line.
@@ -126,6 +129,7 @@ impl Hub {
             held: Some(Vec::new()),
             recent: Vec::new(),
             joined: Instant::now(),
+            announced: false,
         };
         state.clients.insert(id, client);
         (id, receiver)
@@ -149,14 +153,7 @@ impl Hub {
     pub async fn join(&self, id: ClientId) -> Flow {
         let nick = match self.claim_default_nick().await {
             Ok(nick) => nick,
-            Err(error) => {
-                println!("store: {error:#}");
-                self.reply(
-                    id,
-                    "! the chat is unavailable (its store cannot be reached)\n",
-                );
-                return Flow::Stop;
-            }
+            Err(error) => return self.cannot_join(id, error),
         };
         if !self.set_nick(id, &nick) {
             let _ = self.store.leave(&nick).await;
@@ -178,8 +175,18 @@ impl Hub {
         };
         match joined.await {
             Ok(()) => Flow::Continue,
-            Err(error) => self.unreachable(id, error),
+            Err(error) => self.cannot_join(id, error),
         }
+    }
+
+    /// Redis cannot be reached: the client is told, and let go.
+    fn cannot_join(&self, id: ClientId, error: anyhow::Error) -> Flow {
+        println!("store: {error:#}");
+        self.reply(
+            id,
+            "! the chat is unavailable (its store cannot be reached)\n",
+        );
+        Flow::Stop
     }
 
     /// `user<N>`, for the first N from the count of members up that no
@@ -357,12 +364,15 @@ impl Hub {
             },
             None => sender.map_or(To::All, To::AllBut),
         };
-        // A notice of who joined or left is of the chat before a newcomer
-        // was in it: not held for one whose history is being read.
         let kind = match channel {
-            store::PRESENCE => Kind::Notice,
+            store::PRESENCE => Kind::Notice(&payload),
             _ => Kind::Message(&payload),
         };
+        if let (store::PRESENCE, Some(id)) = (channel, sender) {
+            if let Some(client) = state.clients.get_mut(&id) {
+                client.announced = true;
+            }
+        }
         let gone = state.deliver(to, kind, line);
         drop(state);
         self.forget_later(gone);
@@ -579,11 +589,12 @@ impl Client {
         if let Some(held) = &mut self.held {
             return match kind {
                 Kind::Reply => self.outbox.send(line),
-                Kind::Message(payload) => {
+                // Of the chat before this client was in it: not for it.
+                Kind::Notice(_) if !self.announced => true,
+                Kind::Message(payload) | Kind::Notice(payload) => {
                     held.push(payload.clone());
                     held.len() <= MAX_HELD
                 }
-                Kind::Notice => true,
             };
         }
         if let Kind::Message(payload) = kind {

@@ -141,8 +141,10 @@ impl Store {
     fn check<T>(&self, result: redis::RedisResult<T>) -> Result<T> {
         result
             .inspect_err(|error| {
+                // Wakes the task only if it is listening: not while it is
+                // reconnecting already.
                 if error.is_io_error() || error.is_timeout() || error.is_unrecoverable_error() {
-                    self.lost.notify_one();
+                    self.lost.notify_waiters();
                 }
             })
             .map_err(Into::into)

@@ -189,6 +189,16 @@ fn one_chat_one_order(context: &mut Context) -> Result<(), Failure> {
     join_on(context, &mut users, b.address(), "B")?;
     join_on(context, &mut users, c.address(), "C")?;
     join_on(context, &mut users, a, "A")?;
+    // A reply to /who: each one's joining is over (its history sent).
+    let mut nicks: Vec<String> = users.iter().map(|(_, nick)| nick.clone()).collect();
+    nicks.sort();
+    let online = line(format!("* online (4): {}", nicks.join(", ")));
+    for (client, _) in &mut users {
+        send_line(client, "/who")?;
+        client.expect(&online).map_err(|f| {
+            f.explain("/who lists everyone online on every process, sorted, separated by \", \"")
+        })?;
+    }
     // Two senders on two processes at once, ten lines each in one write.
     let (nick_a, nick_b) = (users[0].1.clone(), users[1].1.clone());
     let lines = |tag: &str| -> String { (0..10).map(|i| format!("{tag}{i} {word}\n")).collect() };
@@ -502,7 +512,7 @@ fn redis_restarts(context: &mut Context) -> Result<(), Failure> {
     for (client, _) in &mut users {
         for notice in ["* lost the chat store, reconnecting", "* reconnected"] {
             wait_for(client, &line(notice), RECONNECT_DEADLINE, |_| false).map_err(|f| {
-                f.explain(
+                with_output(f, &b, "B").explain(
                     "When the connection to Redis breaks, tell your users \"* lost the chat \
                      store, reconnecting\", try again (waiting longer after each failure), and \
                      once connected and subscribed again, tell them \"* reconnected\".",
