@@ -20,12 +20,10 @@
 //! /msg user2 hello from the other process
 //! ```
 //!
-//! **Shortcuts it still takes:** anyone who can write to the Redis can
-//! speak in the chat as anyone (`SHORTCUT(stage 19)`: nothing signs a
-//! message); a nick's claim is refreshed with `SET XX`, so a process that
-//! could not refresh for 10 s may, for a moment, refresh a claim another
-//! process has just taken. What stage 14 leaves out on purpose, this one
-//! does too.
+//! **Shortcuts it still takes:** none that a later stage removes. What it
+//! leaves out is left out on purpose (the chapter lists it): anyone who
+//! can write to the Redis can speak as anyone, and one Redis serves the
+//! whole chat; and what stage 14 leaves out.
 
 mod chat;
 mod command;
