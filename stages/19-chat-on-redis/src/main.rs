@@ -40,6 +40,7 @@ use anyhow::{Context, Result};
 use stage_19_chat_on_redis::line::{self, Line, LineReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 
 use crate::chat::{ClientId, Flow, Hub};
@@ -94,28 +95,24 @@ async fn run() -> Result<()> {
     tokio::spawn(Arc::clone(&hub).heartbeat());
     tokio::select! {
         result = serve(listener, Arc::clone(&hub)) => result,
-        () = stop_signal() => {
+        result = stop_signal() => {
             // Out of Redis now, rather than when the claims expire.
-            hub.leave_all().await;
+            for nick in hub.nicks() {
+                hub.store.leave(&nick).await?;
+            }
             println!("stopped: this process's users have left the chat");
-            Ok(())
+            result
         }
     }
 }
 
 /// Waits for SIGTERM (what `kill` and service managers send) or SIGINT
 /// (Ctrl-C).
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
+async fn stop_signal() -> Result<()> {
+    let mut terminate = signal(SignalKind::terminate())?;
     tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+        _ = terminate.recv() => Ok(()),
+        result = tokio::signal::ctrl_c() => Ok(result?),
     }
 }
 // ANCHOR_END: main

@@ -78,7 +78,7 @@ fn a_newcomer_gets_the_history_then_what_came_meanwhile_once_each() {
 fn a_reply_is_not_held_while_the_history_is_read_and_a_notice_of_before_is_skipped() {
     let hub = hub();
     let (id, mut outbox) = hub.register();
-    hub.reply(id, "Welcome\n");
+    hub.tell(To::One(id), "Welcome\n");
     assert_eq!(outbox.take_text(), "Welcome\n");
     // Of a join before this one: the newcomer was not in the chat yet.
     hub.on_message(store::PRESENCE, payload("other", 0, 1, "* bob joined"));
