@@ -72,9 +72,10 @@ async fn main() {
 
 async fn run() -> Result<()> {
     let config = config::Config::from_args()?;
-    // Redis first: a chat server that cannot reach its store has nothing
-    // to serve, and says so before anyone connects.
     let store = Store::new(&config.redis)?;
+    let listener = config.listen().await?;
+    // Before any client is accepted: a chat server that cannot reach its
+    // store has nothing to serve, and says so.
     let messages = store.connect(&[]).await.with_context(|| {
         format!(
             "cannot reach the chat store at {}: is a Redis running there? \
@@ -82,7 +83,6 @@ async fn run() -> Result<()> {
             config.redis
         )
     })?;
-    let listener = config.listen().await?;
     println!(
         "{} listening on {}, the chat's state in {}",
         env!("CARGO_PKG_NAME"),

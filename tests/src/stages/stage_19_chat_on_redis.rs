@@ -11,7 +11,7 @@ use super::chat::{is_presence_notice, line, send_line, welcomed};
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::Client;
 use crate::lines::Line;
-use crate::server::Server;
+use crate::server::{Server, describe_status};
 
 pub static STAGE: Stage = Stage {
     number: 19,
@@ -171,7 +171,7 @@ fn wait_for(
 /// `failure`, with what another process printed.
 fn with_output(failure: Failure, process: &Server, name: &str) -> Failure {
     failure.detail(
-        &format!("process {name}"),
+        name,
         format!(
             "`{}`, its last lines:\n{}",
             process.command_line,
@@ -554,33 +554,42 @@ fn no_redis_at_start(context: &mut Context) -> Result<(), Failure> {
         .map(|address| address.port())
         .map_err(|error| Failure::new(format!("the tester could not find a free port: {error}")))?;
     let url = format!("redis://127.0.0.1:{closed}");
-    match context.start_process_with(&format!(" --redis {url}")) {
-        Ok(process) => Err(with_output(
-            Failure::new(format!(
-                "your program listened on port {} though no Redis runs at {url}",
-                process.port
-            )),
-            &process,
-            "started",
-        )
-        .hint(
-            "A chat on Redis has nothing to serve without it: connect to Redis first, and if \
-             that fails, print why and exit with a non-zero code.",
-        )),
+    // It may listen for a moment before it finds Redis missing, or not.
+    let mut process = match context.start_process_with(&format!(" --redis {url}")) {
+        Ok(process) => process,
         Err(failure) if failure.problem.contains("exit code 101") => {
-            Err(failure
-                .explain("Your program panicked: print a clear error instead, and exit with 1."))
+            return Err(failure
+                .explain("Your program panicked: print a clear error instead, and exit with 1."));
         }
         Err(failure)
             if failure
                 .problem
                 .starts_with("your program exited (exit code") =>
         {
-            Ok(())
+            return Ok(());
         }
-        Err(failure) => Err(failure.explain(
-            "Without a Redis to reach, your program must say so and exit with a non-zero code, \
-             within a few seconds: try to connect with a timeout.",
-        )),
+        Err(failure) => {
+            return Err(failure.explain(
+                "Without a Redis to reach, your program must say so and exit with a non-zero \
+                 code, within a few seconds: connect with a timeout.",
+            ));
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while process.exit_status().is_none() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
     }
+    let problem = match process.exit_status() {
+        Some(status) if status.code().is_some_and(|code| code != 0 && code != 101) => return Ok(()),
+        Some(status) => format!("your program exited ({})", describe_status(status)),
+        None => {
+            format!("your program still ran 5 s after it started, though no Redis runs at {url}")
+        }
+    };
+    Err(
+        with_output(Failure::new(problem), &process, "started").hint(
+            "A chat on Redis has nothing to serve without it: connect to Redis before you accept \
+         anyone, and if that fails, print why and exit with 1 (not 0, not a panic).",
+        ),
+    )
 }
