@@ -84,11 +84,11 @@ async fn run() -> Result<()> {
         )
     })?;
     println!(
-        "{} listening on {}, the chat's state in {}",
+        "{} listening on {}",
         env!("CARGO_PKG_NAME"),
-        listener.local_addr()?,
-        config.redis
+        listener.local_addr()?
     );
+    println!("the chat's state is in the Redis at {}", config.redis);
     warn_if_few_open_files();
     let hub = Arc::new(Hub::new(store));
     tokio::spawn(Arc::clone(&hub).follow_store(messages));
