@@ -1,24 +1,23 @@
-//! The chat, as one process serves it: the clients connected here, and
-//! the lines Redis brings them. Who is online, the history and every
-//! message live in Redis (`store.rs`); this process keeps only its own
-//! connections, so any number of processes serve one chat.
+//! The chat, as one process serves it: its own clients, and the lines
+//! Redis brings them. Who is online, the history and every message live in
+//! Redis (`store.rs`), so any number of processes serve one chat.
 //!
-//! A line goes out through Redis and comes back: each process hears every
-//! message on its subscription, its own too, and puts it in the outbox of
-//! each of its clients but the sender. So every client, on every process,
-//! sees the messages in the one order Redis published them.
+//! Every line goes out through Redis and comes back: each process hears
+//! every message on its subscription, its own too, and puts it in the
+//! outbox of each of its clients but the sender. So every client, on every
+//! process, sees the messages in the one order Redis published them.
 //!
-//! The local registry is under std's `Mutex`, never held across an
-//! `.await`: Redis is asked first, the registry changed after. A fanout
-//! never waits (see `outbox.rs`); a client that is not reading is
-//! disconnected on the spot, as in stage 14.
+//! The lock is std's `Mutex`, not Tokio's: it is never held across an
+//! `.await` (Redis is asked first, the registry changed after), so no task
+//! can be suspended holding it. A client that is not reading is
+//! disconnected on the spot, as in stage 13.
 
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use bytes::Bytes;
 use futures_core::Stream;
 use redis::aio::PubSubStream;
@@ -30,7 +29,7 @@ use crate::nick;
 use crate::outbox::{self, Outbox, OutboxReceiver};
 use crate::store::{self, Store};
 
-/// Each connection's number in this process, from 1 up, never reused.
+/// Each connection's number, from 1 up, never reused.
 pub type ClientId = u64;
 
 /// How many chat messages a new client is shown.
@@ -39,10 +38,8 @@ pub const HISTORY_LENGTH: usize = 20;
 /// The most messages held for a client while its history is read.
 const MAX_HELD: usize = 1024;
 
-/// The wait before the first attempt to reconnect to Redis, doubled after
-/// each failure up to the most.
-const RECONNECT_FIRST_DELAY: Duration = Duration::from_millis(100);
-const RECONNECT_MAX_DELAY: Duration = Duration::from_secs(5);
+/// The longest wait between two attempts to reconnect to Redis.
+const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
 
 /// Whether the client's connection goes on after a line.
 #[derive(Debug, PartialEq, Eq)]
@@ -53,7 +50,7 @@ pub enum Flow {
 }
 
 // ANCHOR: state
-/// This process's part of the chat, shared by every connection's task.
+/// The chat's part in this process, shared by every connection's task.
 pub struct Hub {
     state: Mutex<State>,
     pub store: Arc<Store>,
@@ -67,31 +64,29 @@ struct State {
 }
 
 struct Client {
-    /// Empty until the client has a nick claimed in Redis.
+    /// Empty until Redis has granted it one.
     nick: String,
     outbox: Outbox,
     /// The client's reader and writer tasks, to stop them when it is
     /// disconnected for not reading.
     tasks: Vec<AbortHandle>,
-    /// While its history is read: the messages that arrive meanwhile,
-    /// tagged, to be sent after the history (those not in it).
+    /// While its history is read: what arrives meanwhile, tagged.
     held: Option<Vec<Bytes>>,
-    /// The history it was sent, for a moment: a message ZADDed before the
-    /// history was read may be PUBLISHed after, and is not sent twice.
+    /// Its own join notice has come back: the notices after it are held.
+    announced: bool,
+    /// The history it was sent, until the next heartbeat: a message ZADDed
+    /// before the history was read may be PUBLISHed after.
     recent: Vec<Bytes>,
-    /// When it was sent the history.
     joined: Instant,
 }
 
-/// What a line is, which matters for a client whose history is being
-/// read: a reply is sent at once, a message held until the history has
-/// been sent (its tagged payload, to find it in the history), a notice
-/// skipped.
+/// What a line is to a client whose history is being read: a reply goes
+/// at once, a message is held, a notice too (if it came after its own).
 #[derive(Clone, Copy)]
 enum Kind<'a> {
     Reply,
     Message(&'a Bytes),
-    Notice,
+    Notice(&'a Bytes),
 }
 
 /// Who receives a line.
@@ -105,27 +100,30 @@ enum To {
 
 impl Hub {
     pub fn new(store: Store) -> Hub {
+        let state = Mutex::default();
         Hub {
-            state: Mutex::default(),
+            state,
             store: Arc::new(store),
         }
     }
 
-    /// Registers a new client, without a nick yet: [`Hub::join`] gives it
-    /// one. Returns its id, and the end of its outbox that its writer task
-    /// drains.
+    /// Registers a new client, without a nick: [`Hub::join`] claims one.
+    /// Returns its id, and the end of its outbox that its writer drains.
     pub fn register(&self) -> (ClientId, OutboxReceiver) {
         let (outbox, receiver) = outbox::outbox();
         let mut state = self.lock();
         state.last_id += 1;
         let id = state.last_id;
+        let (nick, tasks, recent) = (String::new(), Vec::new(), Vec::new());
+        let (held, announced, joined) = (Some(Vec::new()), false, Instant::now());
         let client = Client {
-            nick: String::new(),
+            nick,
             outbox,
-            tasks: Vec::new(),
-            held: Some(Vec::new()),
-            recent: Vec::new(),
-            joined: Instant::now(),
+            tasks,
+            held,
+            announced,
+            recent,
+            joined,
         };
         state.clients.insert(id, client);
         (id, receiver)
@@ -143,60 +141,50 @@ impl Hub {
     }
 
     // ANCHOR: join
-    /// Gives the client a free default nick, sends it the welcome and the
-    /// history, and tells everyone it joined. `Stop` if the store cannot
-    /// be reached, or the client is gone.
+    /// Claims a default nick, tells everyone, then sends the welcome and
+    /// the history. `Stop` if Redis cannot be reached, or the client left.
     pub async fn join(&self, id: ClientId) -> Flow {
-        let nick = match self.claim_default_nick().await {
-            Ok(nick) => nick,
-            Err(error) => {
-                println!("store: {error:#}");
-                self.reply(
-                    id,
-                    "! the chat is unavailable (its store cannot be reached)\n",
-                );
-                return Flow::Stop;
-            }
-        };
-        if !self.set_nick(id, &nick) {
-            let _ = self.store.leave(&nick).await;
-            return Flow::Stop;
-        }
-        // Everyone is told before the newcomer is welcomed: a client that
-        // has its welcome has been announced, on every process.
         let joined = async {
+            let nick = self.claim_default_nick().await?;
+            if !self.set_nick(id, &nick) {
+                self.store.leave(&nick).await?;
+                return Ok(Flow::Stop);
+            }
+            // Announced before welcomed: whoever has its welcome has been
+            // announced, and the notices after its own are its to see.
             let notice = format!("* {nick} joined");
             self.store.publish(store::PRESENCE, id, &notice).await?;
             let welcome = format!(
                 "Welcome, {nick}! Set your name with /nick NAME; /help lists the commands.\n"
             );
-            self.reply(id, welcome);
+            self.tell(To::One(id), welcome);
             self.store.listen_to(Some(&nick), None).await?;
             let history = self.store.history(HISTORY_LENGTH).await?;
             self.end_holding(id, history);
-            anyhow::Ok(())
+            anyhow::Ok(Flow::Continue)
         };
-        match joined.await {
-            Ok(()) => Flow::Continue,
-            Err(error) => self.unreachable(id, error),
-        }
+        joined.await.unwrap_or_else(|error| {
+            self.failed(
+                id,
+                error,
+                "! the chat is unavailable (its store cannot be reached)\n",
+            );
+            Flow::Stop
+        })
     }
 
-    /// `user<N>`, for the first N from the count of members up that no
-    /// one has: each process tries, Redis's `SET NX` picks one winner.
+    /// `user<N>`, for the first N from the number of members up that no
+    /// one has: each process tries, and `SET NX` picks one winner.
     async fn claim_default_nick(&self) -> Result<String> {
-        let first = self.store.member_count().await? + 1;
-        for number in first..first + 1000 {
-            let nick = format!("user{number}");
-            if self.store.claim(&nick).await? {
-                return Ok(nick);
-            }
+        let mut number = self.store.member_count().await? + 1;
+        while !self.store.claim(&format!("user{number}")).await? {
+            number += 1;
         }
-        bail!("no free default nick from user{first} on")
+        Ok(format!("user{number}"))
     }
 
-    /// Sends the history, then what arrived while it was read and is not
-    /// in it, and from now on every message as it comes.
+    /// Sends the history, then what was held and is not in it (a message
+    /// in `recent` is skipped); from now on every message as it comes.
     fn end_holding(&self, id: ClientId, history: Vec<Bytes>) {
         let mut state = self.lock();
         let Some(client) = state.clients.get_mut(&id) else {
@@ -204,19 +192,15 @@ impl Hub {
         };
         let held = client.held.take().unwrap_or_default();
         (client.recent, client.joined) = (history.clone(), Instant::now());
-        let process = &self.store.process;
-        for (kind, payload) in history.iter().map(|p| (Kind::Reply, p)).chain(
-            // Each one in the history is found in `recent`, and skipped.
-            held.iter().map(|p| (Kind::Message(p), p)),
-        ) {
-            if let Some((_, line)) = store::untag(payload, process) {
-                let gone = state.deliver(To::One(id), kind, line);
-                if !gone.is_empty() {
-                    drop(state);
-                    return self.forget_later(gone);
-                }
+        let history = history.iter().map(|payload| (Kind::Reply, payload));
+        let mut gone = Vec::new();
+        for (kind, payload) in history.chain(held.iter().map(|p| (Kind::Message(p), p))) {
+            if let Some((_, line)) = store::untag(payload, &self.store.process) {
+                gone.extend(state.deliver(To::One(id), kind, line));
             }
         }
+        drop(state);
+        self.forget_later(gone);
     }
     // ANCHOR_END: join
 
@@ -229,7 +213,7 @@ impl Hub {
         };
         let done = match input {
             Err(error) => {
-                self.reply(id, format!("{error}\n"));
+                self.tell(To::One(id), format!("{error}\n"));
                 Ok(())
             }
             Ok(Input::Nothing) => Ok(()),
@@ -239,28 +223,32 @@ impl Hub {
             Ok(Input::Who) => self.who(id).await,
             Ok(Input::Msg { to, text }) => self.private(id, &nick, to, text).await,
             Ok(Input::Help) => {
-                self.reply(id, HELP);
+                self.tell(To::One(id), HELP);
                 Ok(())
             }
             Ok(Input::Quit) => {
-                self.reply(id, "* bye\n");
+                self.tell(To::One(id), "* bye\n");
                 return Flow::Stop;
             }
         };
-        match done {
-            Ok(()) => Flow::Continue,
-            Err(error) => self.unreachable(id, error),
+        if let Err(error) = done {
+            self.failed(
+                id,
+                error,
+                "! the chat store is unreachable: not done, try again\n",
+            );
         }
+        Flow::Continue
     }
 
     /// Tells the client its line was over the limit, and not sent.
     pub fn line_too_long(&self, id: ClientId) {
         let error = format!("! line too long (over {MAX_LINE} bytes): not sent\n");
-        self.reply(id, error);
+        self.tell(To::One(id), error);
     }
 
-    /// Removes a client that left: gone from here at once (its outbox
-    /// closes with it), then from Redis, which tells everyone.
+    /// Removes a client that left: from here at once (its outbox closes
+    /// with it), then from Redis, which tells everyone.
     pub async fn leave(&self, id: ClientId) {
         let client = self.lock().clients.remove(&id);
         if let Some(client) = client.filter(|client| !client.nick.is_empty()) {
@@ -271,15 +259,13 @@ impl Hub {
     }
     // ANCHOR_END: handle_line
 
-    /// The chat store did not answer: say so; the client stays connected.
-    fn unreachable(&self, id: ClientId, error: anyhow::Error) -> Flow {
+    /// Redis did not answer: logged, and the client told `line`.
+    fn failed(&self, id: ClientId, error: anyhow::Error, line: &'static str) {
         println!("store: {error:#}");
-        self.reply(id, "! the chat store is unreachable: not done, try again\n");
-        Flow::Continue
+        self.tell(To::One(id), line);
     }
 
-    /// A chat line or action: into the history and to everyone, the
-    /// sender's process leaving the sender out when it comes back.
+    /// A chat line or action: into the history and the log, and to all.
     async fn say(&self, id: ClientId, line: String) -> Result<()> {
         println!("{line}");
         self.store.say(id, &line, HISTORY_LENGTH).await
@@ -292,30 +278,27 @@ impl Hub {
                 "! a nick is 1-{} printable characters, without spaces\n",
                 nick::MAX_NICK
             );
-            self.reply(id, rule);
+            self.tell(To::One(id), rule);
             return Ok(());
         }
-        if new_nick == old_nick {
-            self.reply(id, format!("* you are now {new_nick}\n"));
-            return Ok(());
-        }
-        // The claim decides, on every process at once: no lock here could.
-        if !self.store.claim(new_nick).await? {
-            self.reply(id, format!("! the nick {new_nick} is taken\n"));
+        // Redis decides, for every process at once: no lock here could.
+        if new_nick != old_nick && !self.store.claim(new_nick).await? {
+            self.tell(To::One(id), format!("! the nick {new_nick} is taken\n"));
             return Ok(());
         }
         if !self.set_nick(id, new_nick) {
-            // It left meanwhile: let the new nick go too.
             return self.store.leave(new_nick).await;
         }
-        println!("{old_nick} is now {new_nick}");
-        self.store.listen_to(Some(new_nick), Some(old_nick)).await?;
-        self.store.give_up(old_nick).await?;
-        // Told once the old nick is given up: the member list its page
-        // reads on hearing this must not hold both.
-        self.reply(id, format!("* you are now {new_nick}\n"));
-        let notice = format!("* {old_nick} is now {new_nick}");
-        self.store.publish(store::PRESENCE, id, &notice).await?;
+        if old_nick != new_nick {
+            println!("{old_nick} is now {new_nick}");
+            self.store.listen_to(Some(new_nick), Some(old_nick)).await?;
+            self.store.give_up(old_nick).await?;
+            let notice = format!("* {old_nick} is now {new_nick}");
+            self.store.publish(store::PRESENCE, id, &notice).await?;
+        }
+        // Said once the old nick is given up: the list of who is online
+        // that a page reads on hearing it must not hold both.
+        self.tell(To::One(id), format!("* you are now {new_nick}\n"));
         Ok(())
     }
     // ANCHOR_END: rename
@@ -323,60 +306,51 @@ impl Hub {
     async fn who(&self, id: ClientId) -> Result<()> {
         let nicks = self.store.members().await?;
         let line = format!("* online ({}): {}\n", nicks.len(), nicks.join(", "));
-        self.reply(id, line);
+        self.tell(To::One(id), line);
         Ok(())
     }
 
-    /// To the one process that holds `to`: PUBLISH says how many listened.
+    /// To the process that holds `to`: PUBLISH answers how many listened.
     async fn private(&self, from: ClientId, nick: &str, to: &str, text: &str) -> Result<()> {
         let line = format!("{nick} (private)> {text}");
-        if self
+        match self
             .store
             .publish(&store::user_channel(to), 0, &line)
             .await?
-            == 0
         {
-            self.reply(from, format!("! no one is called {to}\n"));
-        } else {
+            0 => self.tell(To::One(from), format!("! no one is called {to}\n")),
             // The log says who wrote to whom, never what.
-            println!("{nick} -> {to} (private)");
+            _ => println!("{nick} -> {to} (private)"),
         }
         Ok(())
     }
 
     // ANCHOR: on_message
     /// A message from the subscription: to the clients of this process it
-    /// is for. Payloads that are not the chat's own are ignored.
+    /// is for. Payloads that are not the chat's are ignored.
     pub fn on_message(&self, channel: &str, payload: Bytes) {
         let Some((sender, line)) = store::untag(&payload, &self.store.process) else {
             return;
         };
         let mut state = self.lock();
-        let to = match channel.strip_prefix("chat:user:") {
+        let (to, kind) = match channel.strip_prefix("chat:user:") {
             Some(nick) => match state.clients.iter().find(|(_, c)| c.nick == nick) {
-                Some((&id, _)) => To::One(id),
+                Some((&id, _)) => (To::One(id), Kind::Message(&payload)),
                 None => return,
             },
-            None => sender.map_or(To::All, To::AllBut),
-        };
-        // A notice of who joined or left is of the chat before a newcomer
-        // was in it: not held for one whose history is being read.
-        let kind = match channel {
-            store::PRESENCE => Kind::Notice,
-            _ => Kind::Message(&payload),
+            None if channel == store::PRESENCE => {
+                if let Some(client) = sender.and_then(|id| state.clients.get_mut(&id)) {
+                    client.announced = true;
+                }
+                (sender.map_or(To::All, To::AllBut), Kind::Notice(&payload))
+            }
+            None => (sender.map_or(To::All, To::AllBut), Kind::Message(&payload)),
         };
         let gone = state.deliver(to, kind, line);
         drop(state);
         self.forget_later(gone);
     }
     // ANCHOR_END: on_message
-
-    /// Tells every client of this process something about the store.
-    pub fn tell_all(&self, line: &'static str) {
-        let line = Bytes::from_static(line.as_bytes());
-        let gone = self.lock().deliver(To::All, Kind::Reply, line);
-        self.forget_later(gone);
-    }
 
     /// The nicks of this process's clients.
     pub fn nicks(&self) -> Vec<String> {
@@ -387,9 +361,9 @@ impl Hub {
 
     // ANCHOR: follow_store
     /// Hands every message of the subscription to [`Hub::on_message`].
-    /// When Redis goes away, tells this process's users, reconnects with a
-    /// growing delay, subscribes again and claims their nicks again (a
-    /// restarted Redis remembers nothing). Never ends.
+    /// When Redis goes away: tells this process's users, reconnects with a
+    /// growing delay, subscribes and claims their nicks again (a restarted
+    /// Redis remembers nothing), and tells them. Never ends.
     pub async fn follow_store(self: Arc<Self>, mut messages: PubSubStream) {
         loop {
             loop {
@@ -407,28 +381,28 @@ impl Hub {
             }
             self.store.disconnect();
             println!("store: lost the connection; reconnecting");
-            self.tell_all("* lost the chat store, reconnecting\n");
-            let mut delay = RECONNECT_FIRST_DELAY;
+            self.tell(To::All, "* lost the chat store, reconnecting\n");
+            let mut delay = Duration::from_millis(100);
             messages = loop {
                 tokio::time::sleep(delay).await;
                 match self.store.connect(&self.nicks()).await {
                     Ok(messages) => break messages,
-                    Err(error) => println!("store: reconnect failed: {error:#}; next in {delay:?}"),
+                    Err(error) => println!("store: reconnecting: {error:#}"),
                 }
-                delay = (delay * 2).min(RECONNECT_MAX_DELAY);
+                delay = (delay * 2).min(MAX_RECONNECT_DELAY);
             };
             if let Err(error) = self.refresh_claims().await {
                 println!("store: {error:#}");
             }
             println!("store: reconnected");
-            self.tell_all("* reconnected\n");
+            self.tell(To::All, "* reconnected\n");
         }
     }
     // ANCHOR_END: follow_store
 
     // ANCHOR: heartbeat
-    /// Keeps this process's claims alive, and forgets the users of
-    /// processes that died (their claims expired): every [`store::HEARTBEAT`].
+    /// Every [`store::HEARTBEAT`]: keeps this process's claims alive, and
+    /// forgets the users of processes that died (their claims expired).
     pub async fn heartbeat(self: Arc<Self>) {
         let mut ticks = tokio::time::interval(store::HEARTBEAT);
         loop {
@@ -438,35 +412,26 @@ impl Hub {
                     client.recent = Vec::new();
                 }
             }
-            if let Err(error) = self.refresh_claims().await {
-                println!("store: heartbeat: {error:#}");
-                continue;
-            }
-            if let Err(error) = self.store.members().await {
+            let refreshed = self.refresh_claims().await;
+            if let Err(error) = refreshed.and(self.store.members().await.map(drop)) {
                 println!("store: heartbeat: {error:#}");
             }
         }
     }
 
-    /// Refreshes every claim; a user whose nick was taken while this
-    /// process could not refresh it (Redis was away) gets a default nick.
+    /// Refreshes every claim. One that is gone (a restarted Redis) is
+    /// claimed again; if another process took it meanwhile, its user gets
+    /// a default nick.
     pub async fn refresh_claims(&self) -> Result<()> {
         for lost in self.store.refresh(&self.nicks()).await? {
-            // Gone (a restarted Redis has no claims): ours again, unless
-            // someone took it meanwhile, or its user has just left.
+            // Unless its user has just left, or it is ours again.
             if !self.nicks().contains(&lost) || self.store.claim(&lost).await? {
                 continue;
             }
             let nick = self.claim_default_nick().await?;
-            let id = self
-                .lock()
-                .clients
-                .iter()
-                .find(|(_, c)| c.nick == lost)
-                .map(|(&id, _)| id);
-            if let Some(id) = id.filter(|&id| self.set_nick(id, &nick)) {
-                let line = format!("! {lost} was taken while the store was away: you are {nick}\n");
-                self.reply(id, line);
+            if let Some(id) = self.id_of(&lost).filter(|&id| self.set_nick(id, &nick)) {
+                let line = format!("! {lost} was taken while Redis was away: you are {nick}\n");
+                self.tell(To::One(id), line);
                 self.store.listen_to(Some(&nick), Some(&lost)).await?;
             }
         }
@@ -474,18 +439,16 @@ impl Hub {
     }
     // ANCHOR_END: heartbeat
 
-    /// Takes this process's users out of Redis, for a clean exit: they
-    /// leave `/who` at once instead of when their claims expire.
-    pub async fn leave_all(&self) {
-        for nick in self.nicks() {
-            if let Err(error) = self.store.leave(&nick).await {
-                println!("store: {error:#}");
-                return;
-            }
-        }
+    fn id_of(&self, nick: &str) -> Option<ClientId> {
+        let state = self.lock();
+        state
+            .clients
+            .iter()
+            .find(|(_, c)| c.nick == nick)
+            .map(|(&id, _)| id)
     }
 
-    /// Gives a client of this process its nick: `false` if it has left.
+    /// Gives a client its nick: `false` if it has left.
     fn set_nick(&self, id: ClientId, nick: &str) -> bool {
         let mut state = self.lock();
         let client = state.clients.get_mut(&id);
@@ -494,8 +457,9 @@ impl Hub {
             .is_some()
     }
 
-    fn reply(&self, id: ClientId, line: impl Into<Bytes>) {
-        let gone = self.lock().deliver(To::One(id), Kind::Reply, line.into());
+    /// A line from this process, not from Redis: never held.
+    fn tell(&self, to: To, line: impl Into<Bytes>) {
+        let gone = self.lock().deliver(to, Kind::Reply, line.into());
         self.forget_later(gone);
     }
 
@@ -504,11 +468,7 @@ impl Hub {
     fn forget_later(&self, nicks: Vec<String>) {
         for nick in nicks.into_iter().filter(|nick| !nick.is_empty()) {
             let store = Arc::clone(&self.store);
-            tokio::spawn(async move {
-                if let Err(error) = store.leave(&nick).await {
-                    println!("store: {error:#}");
-                }
-            });
+            tokio::spawn(async move { store.leave(&nick).await });
         }
     }
 
@@ -523,8 +483,9 @@ impl Hub {
 impl State {
     // ANCHOR: deliver
     /// Puts `line` in the outbox of each recipient, and disconnects any
-    /// recipient whose outbox is full. Returns the nicks of those
-    /// disconnected.
+    /// recipient whose outbox is full: one allocation for the line, however
+    /// many receive it, and no waiting for anyone. Returns the nicks of
+    /// those disconnected.
     fn deliver(&mut self, to: To, kind: Kind, line: Bytes) -> Vec<String> {
         let mut gone = Vec::new();
         for id in self.fan_out(to, kind, &line) {
@@ -538,7 +499,7 @@ impl State {
                 client.outbox.queued()
             );
             // Stopping its tasks closes its socket; its queue is dropped
-            // with `client`. Redis tells everyone it left.
+            // with `client`.
             for task in &client.tasks {
                 task.abort();
             }
@@ -575,26 +536,24 @@ impl State {
 }
 
 impl Client {
-    /// Queues one line, or holds it, or skips it: `false` when the client
-    /// is too slow for it.
+    /// Queues a line, or holds or skips it: `false` if the client is too
+    /// slow for it.
     fn take(&mut self, kind: Kind, line: &Bytes) -> bool {
-        if let Some(held) = &mut self.held {
-            return match kind {
-                Kind::Reply => self.outbox.send(line),
-                Kind::Message(payload) => {
-                    held.push(payload.clone());
-                    held.len() <= MAX_HELD
-                }
-                Kind::Notice => true,
-            };
-        }
-        if let Kind::Message(payload) = kind {
-            if let Some(at) = self.recent.iter().position(|sent| sent == payload) {
-                self.recent.swap_remove(at);
-                return true;
+        match (&mut self.held, kind) {
+            (_, Kind::Reply) | (None, Kind::Notice(_)) => self.outbox.send(line),
+            (Some(_), Kind::Notice(_)) if !self.announced => true,
+            (Some(held), Kind::Message(payload) | Kind::Notice(payload)) => {
+                held.push(payload.clone());
+                held.len() <= MAX_HELD
             }
+            (None, Kind::Message(payload)) => match self.recent.iter().position(|p| p == payload) {
+                Some(at) => {
+                    self.recent.swap_remove(at);
+                    true
+                }
+                None => self.outbox.send(line),
+            },
         }
-        self.outbox.send(line)
     }
 }
 

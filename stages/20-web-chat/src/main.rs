@@ -39,6 +39,7 @@ use anyhow::{Context, Result};
 use stage_20_web_chat::line::{self, Line, LineReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
+use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 
 use crate::chat::{ClientId, Flow, Hub};
@@ -70,9 +71,13 @@ async fn main() {
 
 async fn run() -> Result<()> {
     let config = config::Config::from_args()?;
-    // Redis first: a chat server that cannot reach its store has nothing
-    // to serve, and says so before anyone connects.
     let store = Store::new(&config.redis)?;
+    // The page's port before the chat's: whoever finds the chat's port
+    // open (the tester) finds the page there too.
+    let web = config.listen_web().await?;
+    let listener = config.listen().await?;
+    // Before any client is accepted: a chat server that cannot reach its
+    // store has nothing to serve, and says so.
     let messages = store.connect(&[]).await.with_context(|| {
         format!(
             "cannot reach the chat store at {}: is a Redis running there? \
@@ -80,16 +85,12 @@ async fn run() -> Result<()> {
             config.redis
         )
     })?;
-    // The page's port before the chat's: whoever finds the chat's port
-    // open (the tester) finds the page there too.
-    let web = config.listen_web().await?;
-    let listener = config.listen().await?;
     println!(
-        "{} listening on {}, the chat's state in {}",
+        "{} listening on {}",
         env!("CARGO_PKG_NAME"),
-        listener.local_addr()?,
-        config.redis
+        listener.local_addr()?
     );
+    println!("the chat's state is in the Redis at {}", config.redis);
     warn_if_few_open_files();
     let hub = Arc::new(Hub::new(store));
     tokio::spawn(Arc::clone(&hub).follow_store(messages));
@@ -100,28 +101,24 @@ async fn run() -> Result<()> {
     }
     tokio::select! {
         result = serve(listener, Arc::clone(&hub)) => result,
-        () = stop_signal() => {
+        result = stop_signal() => {
             // Out of Redis now, rather than when the claims expire.
-            hub.leave_all().await;
+            for nick in hub.nicks() {
+                hub.store.leave(&nick).await?;
+            }
             println!("stopped: this process's users have left the chat");
-            Ok(())
+            result
         }
     }
 }
 
 /// Waits for SIGTERM (what `kill` and service managers send) or SIGINT
 /// (Ctrl-C).
-async fn stop_signal() {
-    use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut terminate), Ok(mut interrupt)) = (
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        return std::future::pending().await;
-    };
+async fn stop_signal() -> Result<()> {
+    let mut terminate = signal(SignalKind::terminate())?;
     tokio::select! {
-        _ = terminate.recv() => {}
-        _ = interrupt.recv() => {}
+        _ = terminate.recv() => Ok(()),
+        result = tokio::signal::ctrl_c() => Ok(result?),
     }
 }
 // ANCHOR_END: main

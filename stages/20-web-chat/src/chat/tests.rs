@@ -75,17 +75,23 @@ fn a_newcomer_gets_the_history_then_what_came_meanwhile_once_each() {
 }
 
 #[test]
-fn a_reply_is_not_held_while_the_history_is_read_and_a_notice_is_skipped() {
+fn a_reply_is_not_held_while_the_history_is_read_and_a_notice_of_before_is_skipped() {
     let hub = hub();
     let (id, mut outbox) = hub.register();
-    hub.reply(id, "Welcome\n");
+    hub.tell(To::One(id), "Welcome\n");
     assert_eq!(outbox.take_text(), "Welcome\n");
     // Of a join before this one: the newcomer was not in the chat yet.
     hub.on_message(store::PRESENCE, payload("other", 0, 1, "* bob joined"));
-    hub.end_holding(id, Vec::new());
+    // Its own join, published before its welcome: the notices after it
+    // are held, as messages are.
+    let process = hub.store.process.clone();
+    hub.on_message(store::PRESENCE, payload(&process, id, 2, "* user1 joined"));
+    hub.on_message(store::PRESENCE, payload("other", 0, 3, "* carol joined"));
     assert_eq!(outbox.take_text(), "");
-    hub.on_message(store::PRESENCE, payload("other", 0, 2, "* carol joined"));
+    hub.end_holding(id, Vec::new());
     assert_eq!(outbox.take_text(), "* carol joined\n");
+    hub.on_message(store::PRESENCE, payload("other", 0, 4, "* dave joined"));
+    assert_eq!(outbox.take_text(), "* dave joined\n");
 }
 
 #[tokio::test]

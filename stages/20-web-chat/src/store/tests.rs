@@ -34,11 +34,11 @@ fn a_payload_that_is_not_the_chats_is_ignored() {
 #[test]
 fn what_one_process_publishes_is_unique_and_tagged() {
     let store = Store::new("redis://127.0.0.1:6379").unwrap();
-    let first = store.tagged(5, "alice> hi");
-    let second = store.tagged(5, "alice> hi");
+    let first = Bytes::from(store.tagged(5, "alice> hi"));
+    let second = Bytes::from(store.tagged(5, "alice> hi"));
     assert_ne!(first, second, "the history, a sorted set, would keep one");
     // In one millisecond, a sorted set orders them by their bytes.
-    let tenth = (2..10).map(|_| store.tagged(5, "x")).last().unwrap();
+    let tenth = Bytes::from((2..10).map(|_| store.tagged(5, "x")).last().unwrap());
     assert!(second < tenth, "{second:?} {tenth:?}");
     let (sender, line) = untag(&first, &store.process).unwrap();
     assert_eq!((sender, &line[..]), (Some(5), &b"alice> hi\n"[..]));
