@@ -98,16 +98,19 @@ fn the_chat_on_redis_passes_its_checks_with_redis_server_as_its_store() {
         return;
     };
     println!("{version}");
-    let stage = stages::find(19).unwrap();
-    let mut settings = RunSettings::new(
-        stage.reference(),
-        harness::random::seed_from_environment().unwrap(),
-        "COURSE_CHAT_STORE=redis-server cargo test -p tests --test against_redis_server",
-    );
-    settings.store = Some(StoreKind::RedisServer);
-    let mut out = Vec::new();
-    let result = run_stage(stage, &settings, &mut out);
-    let printed = String::from_utf8_lossy(&out);
-    assert!(result.passed(), "\n{printed}");
-    println!("{printed}");
+    // Stage 19, and stage 20 (its page and WebSocket, on the same store).
+    for number in [19, 20] {
+        let stage = stages::find(number).unwrap();
+        let mut settings = RunSettings::new(
+            stage.reference(),
+            harness::random::seed_from_environment().unwrap(),
+            "COURSE_CHAT_STORE=redis-server cargo test -p tests --test against_redis_server",
+        );
+        settings.store = Some(StoreKind::RedisServer);
+        let mut out = Vec::new();
+        let result = run_stage(stage, &settings, &mut out);
+        let printed = String::from_utf8_lossy(&out);
+        assert!(result.passed(), "\n{printed}");
+        println!("{printed}");
+    }
 }
