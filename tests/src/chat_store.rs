@@ -8,9 +8,10 @@
 
 use std::time::Duration;
 
-use crate::check::Failure;
+use crate::check::{Failure, Stage};
 use crate::random::Rng;
 use crate::server::{Server, ServerSpec};
+use crate::stages;
 
 /// The environment variable that picks the chat's Redis: `course` (the
 /// default) or `redis-server`.
@@ -20,9 +21,14 @@ pub const STORE_VARIABLE: &str = "COURSE_CHAT_STORE";
 /// those of earlier chat stages run against it, start a Redis.
 pub const FIRST_STAGE_ON_REDIS: u8 = 19;
 
-/// The course's Redis: the reference stage with the commands the chat on
-/// Redis uses (its sets, sorted sets and Pub/Sub).
-pub const COURSE_REDIS: &str = "stage-17-sorted-sets";
+/// The course's Redis: the last reference stage of the Redis track before
+/// the chat on Redis, which has every command the chat uses (Pub/Sub, sets,
+/// sorted sets; ZREMRANGEBYRANK from stage 18).
+pub fn course_redis() -> &'static Stage {
+    let redis_track = |stage: &&&Stage| (15..FIRST_STAGE_ON_REDIS).contains(&stage.number);
+    let last = stages::all().iter().rfind(redis_track);
+    last.expect("the course has a Redis with Pub/Sub")
+}
 
 /// Which Redis holds the chat.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -57,9 +63,7 @@ impl StoreKind {
 
     pub fn spec(self) -> ServerSpec {
         match self {
-            StoreKind::Course => ServerSpec::Reference {
-                package: COURSE_REDIS.to_string(),
-            },
+            StoreKind::Course => course_redis().reference(),
             StoreKind::RedisServer => {
                 ServerSpec::Command("redis-server --save '' --appendonly no".to_string())
             }
