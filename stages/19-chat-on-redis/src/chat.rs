@@ -289,7 +289,6 @@ impl Hub {
         if !self.set_nick(id, new_nick) {
             return self.store.leave(new_nick).await;
         }
-        self.tell(To::One(id), format!("* you are now {new_nick}\n"));
         if old_nick != new_nick {
             println!("{old_nick} is now {new_nick}");
             self.store.listen_to(Some(new_nick), Some(old_nick)).await?;
@@ -297,6 +296,9 @@ impl Hub {
             let notice = format!("* {old_nick} is now {new_nick}");
             self.store.publish(store::PRESENCE, id, &notice).await?;
         }
+        // Said once the old nick is given up: a client that asks who is
+        // online on hearing it must not find both.
+        self.tell(To::One(id), format!("* you are now {new_nick}\n"));
         Ok(())
     }
     // ANCHOR_END: rename
