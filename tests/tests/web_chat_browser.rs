@@ -7,6 +7,9 @@
 //! follows every join, rename and leave, and a line that looks like HTML
 //! stays text.
 //!
+//! `COURSE_SERVER="python3 chat.py" cargo test -p tests --test
+//! web_chat_browser` puts your program in the browser instead.
+//!
 //! The Redis is the course's own, as for stage 20's checks
 //! (`COURSE_CHAT_STORE=redis-server`: a real one). Needs `chromedriver` and
 //! Chromium (Debian: `apt-get install chromium chromium-driver`). Without
@@ -24,7 +27,8 @@ use std::time::{Duration, Instant};
 
 use harness::chat_store::{Store, StoreKind};
 use harness::random::{Rng, fresh_seed};
-use harness::server::{Server, ServerSpec, reference_binary, shell_quote, startup_timeout};
+use harness::server::{Server, ServerSpec, program, startup_timeout};
+use harness::stages;
 use serde_json::{Value, json};
 
 /// How long the page may take to show what it should.
@@ -45,14 +49,12 @@ fn two_pages_and_an_nc_user_chat_across_two_processes() {
     // One Redis, two chat processes on it, each with its page.
     let redis = Store::start(store_kind, &mut rng, startup_timeout())
         .unwrap_or_else(|failure| panic!("{}", failure.render()));
-    let chat = reference_binary("stage-20-web-chat").expect("build stage 20");
+    // The reference, or your program: COURSE_SERVER="python3 chat.py".
+    let spec = ServerSpec::from_environment_or(stages::find(20).unwrap().reference());
+    let chat = program(&spec).unwrap_or_else(|failure| panic!("{}", failure.render()));
     let start_chat = |rng: &mut Rng| {
         let web_port = free_port();
-        let command = format!(
-            "{} --redis {} --web-port {web_port}",
-            shell_quote(&chat.to_string_lossy()),
-            redis.url()
-        );
+        let command = format!("{} --redis {} --web-port {web_port}", chat, redis.url());
         let server = Server::start(&ServerSpec::Command(command), rng, startup_timeout())
             .unwrap_or_else(|failure| panic!("stage 20 did not start:\n{}", failure.render()));
         (server, web_port)
