@@ -296,8 +296,8 @@ impl Hub {
             let notice = format!("* {old_nick} is now {new_nick}");
             self.store.publish(store::PRESENCE, id, &notice).await?;
         }
-        // Said once the old nick is given up: the list of who is online
-        // that a page reads on hearing it must not hold both.
+        // Said once the old nick is given up: a client that asks who is
+        // online on hearing it must not find both.
         self.tell(To::One(id), format!("* you are now {new_nick}\n"));
         Ok(())
     }
