@@ -3,8 +3,9 @@
 //! **What this stage adds over stage 8:** the key space is now a hash table
 //! of our own (`hash_table.rs`): separate chaining, power-of-two sizes, and
 //! progressive rehashing as in Redis's `dict`, so that no single command
-//! pays for copying the whole table when it grows. A second table holds
-//! expiry times, and active expiry samples it at random, as Redis does
+//! pays for copying the whole table when it grows; short keys and values
+//! live inside its nodes (`stored_bytes.rs`). A second table holds expiry
+//! times, and active expiry samples it at random, as Redis does
 //! (`random.rs`). `DEBUG HTSTATS 0` describes both tables in Redis's words,
 //! so a resize can be watched from outside.
 //!
@@ -33,6 +34,7 @@ mod hash_table;
 mod protocol;
 mod random;
 mod reply;
+mod stored_bytes;
 #[cfg(test)]
 mod tests;
 
