@@ -3,12 +3,12 @@
 //!
 //! ```text
 //! cargo run --release -p maintainer --bin memory-bench
-//! cargo run --release -p maintainer --bin memory-bench -- --stage 17 --keys 200000
+//! cargo run --release -p maintainer --bin memory-bench -- --stage 17 --value-length 100
 //! ```
 //!
 //! **The workload.** Both servers start empty. One client sends `SET key
-//! value` for N distinct keys (`key:000000000042`, 16 bytes) with 16-byte
-//! values, a thousand commands to a write, and reads the thousand `+OK`
+//! value` for N distinct keys (`key:000000000042`, 16 bytes) with values
+//! of 16 bytes (`--value-length`), a thousand commands to a write, and reads the thousand `+OK`
 //! before the next write. Each server's resident memory (`VmRSS` in
 //! `/proc/<pid>/status`, over its process group) is read once the client
 //! is connected and has had a reply, and again after the last `+OK` and a
@@ -34,8 +34,8 @@ use maintainer::figures::thousands;
 /// Commands to a write.
 const PIPELINE: usize = 1_000;
 
-/// Every key and every value is this long.
-const LENGTH: usize = 16;
+/// Every key is this long: `key:` and 12 digits.
+const KEY_LENGTH: usize = 16;
 
 /// N SETs of 16-byte keys and values into a reference stage and into
 /// redis-server; resident memory's growth per key, and the ratio.
@@ -49,6 +49,10 @@ struct Arguments {
     /// How many keys to load.
     #[arg(long, default_value_t = 1_000_000)]
     keys: usize,
+    /// How long each value is (1 to 1,000,000): `value:` and 10 digits, cut
+    /// or padded with dots.
+    #[arg(long, default_value_t = 16)]
+    value_length: usize,
 }
 
 /// What loading one server cost.
@@ -72,6 +76,10 @@ fn main() {
         eprintln!("memory-bench: --keys must be from 1 to 999,999,999,999 (12 digits)");
         std::process::exit(2);
     }
+    if !(1..=1_000_000).contains(&arguments.value_length) {
+        eprintln!("memory-bench: --value-length must be from 1 to 1,000,000");
+        std::process::exit(2);
+    }
     // Stage 11 speaks a binary protocol; stages 12 to 14 are the chat's.
     let redis_stage = arguments.stage >= 9 && !(11..=14).contains(&arguments.stage);
     let Some(stage) = stages::find(arguments.stage).filter(|_| redis_stage) else {
@@ -90,21 +98,19 @@ fn main() {
     };
     let mut measured = Vec::new();
     let ours = start(&stage.reference());
-    measured.push(load(
-        &ours,
-        format!("stage {}", arguments.stage),
-        arguments.keys,
-    ));
+    let name = format!("stage {}", arguments.stage);
+    measured.push(load(&ours, name, &arguments));
     drop(ours);
     let redis = ServerSpec::Command("redis-server --save '' --appendonly no".to_string());
     let theirs = start(&redis);
-    measured.push(load(&theirs, "redis-server".to_string(), arguments.keys));
+    measured.push(load(&theirs, "redis-server".to_string(), &arguments));
     drop(theirs);
 
     println!(
-        "{} keys of {LENGTH} bytes with {LENGTH}-byte values, SET {} to a write; \
+        "{} keys of {KEY_LENGTH} bytes with {}-byte values, SET {} to a write; \
          resident memory:",
         thousands(arguments.keys as u64),
+        thousands(arguments.value_length as u64),
         thousands(PIPELINE as u64)
     );
     println!(
@@ -126,8 +132,9 @@ fn main() {
     );
 }
 
-/// Loads `keys` keys into `server`, and reads its memory before and after.
-fn load(server: &Server, name: String, keys: usize) -> Measured {
+/// Loads the keys into `server`, and reads its memory before and after.
+fn load(server: &Server, name: String, arguments: &Arguments) -> Measured {
+    let keys = arguments.keys;
     let mut stream = TcpStream::connect(("127.0.0.1", server.port)).expect("connect");
     stream
         .set_read_timeout(Some(Duration::from_secs(30)))
@@ -144,8 +151,9 @@ fn load(server: &Server, name: String, keys: usize) -> Measured {
         let mut requests = Vec::new();
         for index in sent..sent + batch {
             let key = format!("key:{index:012}");
-            let value = format!("value:{index:010}");
-            requests.extend(resp::command(&[b"SET", key.as_bytes(), value.as_bytes()]));
+            let mut value = format!("value:{index:010}").into_bytes();
+            value.resize(arguments.value_length, b'.');
+            requests.extend(resp::command(&[b"SET", key.as_bytes(), &value]));
         }
         replies.clear();
         replies.extend(b"+OK\r\n".repeat(batch));
