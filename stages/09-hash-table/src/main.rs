@@ -19,8 +19,9 @@
 //!
 //! The layers, one file each: `protocol` (bytes to commands), `command`
 //! (arguments to a checked command, and running it), `db` (the key space),
-//! `hash_table` (the table under it), `reply` (replies to bytes),
-//! `connection` (the socket and its buffers).
+//! `hash_table` (the table under it), `stored_bytes` (the keys and values
+//! in it), `reply` (replies to bytes), `connection` (the socket and its
+//! buffers).
 //!
 //! **Shortcuts it still takes:** none in what it does; but a key can only
 //! be overwritten or expire. DEL, EXISTS, KEYS and FLUSHALL, which walk the
