@@ -97,6 +97,10 @@ bench-protocols:
 bench-zset:
     @cargo run -q --release -p maintainer --bin zset-bench
 
+# What a key costs: 1M SETs of 16-byte keys and values (VALUE bytes) into stage S (9 on) and into redis-server; resident memory's growth per key, and the ratio.
+bench-memory S="9" KEYS="1000000" VALUE="16":
+    @cargo run -q --release -p maintainer --bin memory-bench -- --stage {{S}} --keys {{KEYS}} --value-length {{VALUE}}
+
 # A chat stage (12-14, default 14) under a fanout load: N receivers, one sender, a window of W messages in flight; deliveries/s and lost deliveries.
 bench-fanout N="100" W="16" M="5000" S="14":
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}}

@@ -35,8 +35,7 @@ pub enum Command {
         milliseconds: bool,
     },
     DbSize,
-    /// `DEBUG HTSTATS 0`: the key space's hash tables, as Redis describes
-    /// them.
+    /// `DEBUG HTSTATS 0`: the key space's hash tables, in Redis's words.
     HashTableStats,
     /// `QUIT`: reply OK, then close.
     Quit,
@@ -268,7 +267,6 @@ impl Command {
                 TimeToLive::Left(left) => (whole_milliseconds(left) + 500) / 1000,
             }),
             Command::DbSize => Reply::Integer(db.len() as i64),
-            // Text, in a bulk string (RESP2 has no other kind for it).
             Command::HashTableStats => Reply::Bulk(Bytes::from(db.hash_table_stats())),
             Command::Quit => Reply::Simple("OK"),
             Command::Fixed(reply) => reply,

@@ -3,8 +3,9 @@
 //! **What this stage adds over stage 8:** the key space is now a hash table
 //! of our own (`hash_table.rs`): separate chaining, power-of-two sizes, and
 //! progressive rehashing as in Redis's `dict`, so that no single command
-//! pays for copying the whole table when it grows. A second table holds
-//! expiry times, and active expiry samples it at random, as Redis does
+//! pays for copying the whole table when it grows; short keys and values
+//! live inside its nodes (`stored_bytes.rs`). A second table holds expiry
+//! times, and active expiry samples it at random, as Redis does
 //! (`random.rs`). `DEBUG HTSTATS 0` describes both tables in Redis's words,
 //! so a resize can be watched from outside.
 //!
@@ -18,8 +19,9 @@
 //!
 //! The layers, one file each: `protocol` (bytes to commands), `command`
 //! (arguments to a checked command, and running it), `db` (the key space),
-//! `hash_table` (the table under it), `reply` (replies to bytes),
-//! `connection` (the socket and its buffers).
+//! `hash_table` (the table under it), `stored_bytes` (the keys and values
+//! in it), `reply` (replies to bytes), `connection` (the socket and its
+//! buffers).
 //!
 //! **Shortcuts it still takes:** none in what it does; but a key can only
 //! be overwritten or expire. DEL, EXISTS, KEYS and FLUSHALL, which walk the
@@ -33,6 +35,7 @@ mod hash_table;
 mod protocol;
 mod random;
 mod reply;
+mod stored_bytes;
 #[cfg(test)]
 mod tests;
 

@@ -43,8 +43,7 @@ pub enum Command {
     Keys(Bytes),
     /// `FLUSHALL [ASYNC | SYNC]`
     FlushAll,
-    /// `DEBUG HTSTATS 0`: the key space's hash tables, as Redis describes
-    /// them.
+    /// `DEBUG HTSTATS 0`: the key space's hash tables, in Redis's words.
     HashTableStats,
     /// `QUIT`: reply OK, then close.
     Quit,
@@ -308,7 +307,6 @@ impl Command {
                 db.clear();
                 Reply::Simple("OK")
             }
-            // Text, in a bulk string (RESP2 has no other kind for it).
             Command::HashTableStats => Reply::Bulk(Bytes::from(db.hash_table_stats())),
             Command::Quit => Reply::Simple("OK"),
             Command::Fixed(reply) => reply,

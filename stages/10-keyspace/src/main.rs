@@ -32,6 +32,7 @@ mod hash_table;
 mod protocol;
 mod random;
 mod reply;
+mod stored_bytes;
 #[cfg(test)]
 mod tests;
 

@@ -34,6 +34,7 @@ mod db;
 mod glob;
 mod hash_table;
 mod random;
+mod stored_bytes;
 #[cfg(test)]
 mod tests;
 

@@ -37,6 +37,7 @@ mod protocol;
 mod pubsub;
 mod random;
 mod reply;
+mod stored_bytes;
 #[cfg(test)]
 mod tests;
 

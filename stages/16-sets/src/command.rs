@@ -65,8 +65,7 @@ pub enum Command {
     },
     /// `SCARD key`
     SetCard(Bytes),
-    /// `DEBUG HTSTATS 0`: the key space's hash tables, as Redis describes
-    /// them.
+    /// `DEBUG HTSTATS 0`: the key space's hash tables, in Redis's words.
     HashTableStats,
     /// `QUIT`: reply OK, then close.
     Quit,
@@ -505,7 +504,6 @@ impl Command {
             Command::SetCard(key) => {
                 or_wrong_type(db.set_len(&key), |len| Reply::Integer(len as i64))
             }
-            // Text, in a bulk string (RESP2 has no other kind for it).
             Command::HashTableStats => Reply::Bulk(Bytes::from(db.hash_table_stats())),
             Command::Quit => Reply::Simple("OK"),
             Command::Fixed(reply) => reply,

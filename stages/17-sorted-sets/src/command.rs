@@ -69,8 +69,7 @@ pub enum Command {
     /// ZADD, ZSCORE, ZRANK, ZCARD, ZREM, ZRANGE
     /// (`sorted_sets.rs`).
     SortedSet(sorted_sets::SortedSetCommand),
-    /// `DEBUG HTSTATS 0`: the key space's hash tables, as Redis describes
-    /// them.
+    /// `DEBUG HTSTATS 0`: the key space's hash tables, in Redis's words.
     HashTableStats,
     /// `QUIT`: reply OK, then close.
     Quit,
@@ -513,7 +512,6 @@ impl Command {
                 or_wrong_type(db.set_len(&key), |len| Reply::Integer(len as i64))
             }
             Command::SortedSet(command) => command.execute(db),
-            // Text, in a bulk string (RESP2 has no other kind for it).
             Command::HashTableStats => Reply::Bulk(Bytes::from(db.hash_table_stats())),
             Command::Quit => Reply::Simple("OK"),
             Command::Fixed(reply) => reply,

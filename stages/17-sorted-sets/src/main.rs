@@ -40,6 +40,7 @@ mod reply;
 mod score;
 mod skip_list;
 mod sorted_set;
+mod stored_bytes;
 #[cfg(test)]
 mod tests;
 
