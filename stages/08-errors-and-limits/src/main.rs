@@ -41,7 +41,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::command::Command;
+use crate::command::{Command, Session};
 use crate::connection::{Connection, WRITE_HIGH_WATER};
 use crate::db::Db;
 use crate::reply::Reply;
@@ -105,6 +105,7 @@ async fn serve(listener: TcpListener, db: Db) -> Result<()> {
 /// breaks the protocol.
 async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
     let mut connection = Connection::new(socket);
+    let mut session = Session::default();
     loop {
         // Run every whole command already read; their replies collect in
         // the write buffer.
@@ -115,7 +116,7 @@ async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
                 Err(error) => {
                     // The stream is out of step: we cannot know where the
                     // next command starts. Say why, and close, as Redis does.
-                    connection.queue(&Reply::error(&error));
+                    connection.queue(&Reply::Error(error.reply_text()));
                     connection.close().await?;
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
@@ -126,7 +127,7 @@ async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
             let command = Command::parse(args);
             let quit = matches!(command, Ok(Command::Quit));
             let reply = match command {
-                Ok(command) => command.execute(&db),
+                Ok(command) => command.execute(&db, &mut session),
                 // A bad command gets its error; the connection goes on.
                 Err(error) => error,
             };

@@ -46,7 +46,7 @@ use anyhow::Result;
 use binary_protocol::{protocol, reply};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::command::Command;
+use crate::command::{Command, Session};
 use crate::connection::{Connection, WRITE_HIGH_WATER};
 use crate::db::Db;
 use crate::reply::Reply;
@@ -110,6 +110,7 @@ async fn serve(listener: TcpListener, db: Db) -> Result<()> {
 /// breaks the protocol.
 async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
     let mut connection = Connection::new(socket);
+    let mut session = Session::default();
     loop {
         // Run every whole command already read; their replies collect in
         // the write buffer.
@@ -131,7 +132,7 @@ async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
             let command = Command::parse(args);
             let quit = matches!(command, Ok(Command::Quit));
             let reply = match command {
-                Ok(command) => command.execute(&db),
+                Ok(command) => command.execute(&db, &mut session),
                 // A bad command gets its error; the connection goes on.
                 Err(error) => error,
             };

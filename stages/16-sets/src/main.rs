@@ -51,7 +51,7 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::command::Command;
+use crate::command::{Command, Session};
 use crate::connection::{Connection, WRITE_HIGH_WATER};
 use crate::db::Db;
 use crate::pubsub::PubSub;
@@ -118,6 +118,7 @@ async fn handle_client(socket: TcpStream, db: Db, pubsub: PubSub) -> std::io::Re
     // Its side of Pub/Sub: dropped when this function returns, however it
     // returns, which unsubscribes it from everything.
     let mut client = pubsub.client();
+    let mut session = Session::default();
     let mut connection = Connection::new(socket, client.outbox());
     loop {
         // Run every whole command already read; their replies collect in
@@ -129,7 +130,7 @@ async fn handle_client(socket: TcpStream, db: Db, pubsub: PubSub) -> std::io::Re
                 Err(error) => {
                     // The stream is out of step: we cannot know where the
                     // next command starts. Say why, and close, as Redis does.
-                    connection.queue(&Reply::error(&error));
+                    connection.queue(&Reply::Error(error.reply_text()));
                     connection.close().await?;
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
@@ -144,7 +145,7 @@ async fn handle_client(socket: TcpStream, db: Db, pubsub: PubSub) -> std::io::Re
             };
             let quit = matches!(command, Ok(Command::Quit));
             let reply = match command {
-                Ok(command) => command.execute(&db, &mut client),
+                Ok(command) => command.execute(&db, &mut session, &mut client),
                 // A bad command gets its error; the connection goes on.
                 Err(error) => error,
             };
