@@ -102,8 +102,13 @@ impl SortedSet {
     // ANCHOR: ranks_in
     /// The ranks of the members whose scores are in `scores`: from the
     /// first in it to the first past it, by two searches by score. A range
-    /// whose end is before its start is empty.
+    /// whose end is before its start is empty, without a search (Redis's
+    /// `zslIsInRange`).
     pub fn ranks_in(&self, scores: &ScoreRange) -> Range<usize> {
+        let excluded = scores.min_excluded || scores.max_excluded;
+        if scores.min > scores.max || (scores.min == scores.max && excluded) {
+            return 0..0;
+        }
         let first = self.list.count_below(scores.min, scores.min_excluded);
         let end = self.list.count_below(scores.max, !scores.max_excluded);
         first..end.max(first)
