@@ -176,15 +176,15 @@ fn parse_add(args: &[Bytes]) -> Result<Action, Reply> {
 // ANCHOR: parse_range
 /// `ZRANGE key start stop [BYSCORE] [REV] [LIMIT offset count]
 /// [WITHSCORES]`, and `ZRANGEBYSCORE key min max [WITHSCORES] [LIMIT offset
-/// count]` (`by_score`), checked in Redis's order: the options, then
+/// count]` (`zrangebyscore`), checked in Redis's order: the options, then
 /// whether LIMIT may be there, then the range.
 fn parse_range(
-    by_score: bool,
+    zrangebyscore: bool,
     start: &Bytes,
     stop: &Bytes,
     options: &[Bytes],
 ) -> Result<Action, Reply> {
-    let (mut by_score, zrangebyscore) = (by_score, by_score);
+    let mut by_score = zrangebyscore;
     let (mut reverse, mut limit, mut with_scores) = (false, None, false);
     let mut words = options.iter();
     while let Some(word) = words.next() {
