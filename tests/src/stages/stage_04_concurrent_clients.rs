@@ -203,6 +203,12 @@ fn stops_on_signal(context: &mut Context, signal: &str) -> Result<(), Failure> {
     }
     busy.expect_closed().map_err(explain_unhandled)?;
     idle.expect_closed().map_err(explain_unhandled)?;
+    expect_clean_exit(context, signal)
+}
+
+/// Expects the server to exit with status 0 within [`EXIT_WITHIN`] of
+/// `signal` (`"TERM"`, `"INT"`), which the check has sent.
+pub fn expect_clean_exit(context: &mut Context, signal: &str) -> Result<(), Failure> {
     match context.server.wait_for_exit(EXIT_WITHIN) {
         Some(status) if status.success() => Ok(()),
         Some(status) => {
