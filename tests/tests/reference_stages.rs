@@ -98,11 +98,8 @@ stage!(stage_15_pub_sub, 15, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 stage!(stage_16_sets, 16, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15]);
 #[rustfmt::skip]
 stage!(stage_17_sorted_sets, 17, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16]);
-stage!(
-    stage_18_sorted_set_ranges,
-    18,
-    [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16, 17]
-);
+#[rustfmt::skip]
+stage!(stage_18_sorted_set_ranges, 18, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16, 17]);
 
 /// Every stage the tester knows has its line above, with the stages it
 /// builds on as `Stage::builds_on` says (a new stage must be added there).
