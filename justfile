@@ -93,9 +93,13 @@ bench-table:
 bench-protocols:
     @cargo run -q --release -p maintainer --bin protocol-bench
 
-# Stage 17's sorted set against redis-server's: ZADD of 1M random members, ZRANK, ZRANGE of 10 from a random rank, ZREM, pipelined and not; memory a member.
+# Stage 18's sorted set against redis-server's: ZADD of 1M random members, ZRANK, ZRANGE of 10 from a random rank and from a random score, ZCOUNT, ZREM, pipelined and not; memory a member.
 bench-zset:
     @cargo run -q --release -p maintainer --bin zset-bench
+
+# What a key costs: 1M SETs of 16-byte keys and values (VALUE bytes) into stage S (9 on) and into redis-server; resident memory's growth per key, and the ratio.
+bench-memory S="9" KEYS="1000000" VALUE="16":
+    @cargo run -q --release -p maintainer --bin memory-bench -- --stage {{S}} --keys {{KEYS}} --value-length {{VALUE}}
 
 # A chat stage (12-14, default 14) under a fanout load: N receivers, one sender, a window of W messages in flight; deliveries/s and lost deliveries.
 bench-fanout N="100" W="16" M="5000" S="14":

@@ -98,6 +98,7 @@ impl Store {
     /// one on the same port.
     pub fn restart(&mut self, timeout: Duration) -> Result<(), Failure> {
         self.server.signal("KILL");
+        self.server.wait_for_exit(Duration::from_secs(3));
         self.server = Server::restart_on(&self.kind.spec(), self.server.port, timeout)?;
         Ok(())
     }

@@ -209,20 +209,6 @@ impl Server {
         }
     }
 
-    /// Sends `signal` (`KILL`, `TERM`) to the server's whole process
-    /// group, and waits a moment for it to exit.
-    pub fn signal(&mut self, signal: &str) {
-        let _ = Command::new("sh")
-            .arg("-c")
-            .arg(format!("kill -{signal} -{} 2>/dev/null", self.child.id()))
-            .stdin(Stdio::null())
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(3);
-        while self.exit_status().is_none() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
     pub fn address(&self) -> SocketAddr {
         SocketAddr::from((Ipv4Addr::LOCALHOST, self.port))
     }
@@ -268,6 +254,68 @@ impl Server {
             }
         }
         found.then_some(total)
+    }
+
+    /// Stops reading the server's stdout and stderr, and keeps both pipes
+    /// open: once their buffers (64 KiB each on Linux) are full, a write to
+    /// them waits, as it does when a terminal is paused or the program the
+    /// output is piped to stops reading. At most one more read of each
+    /// stream may happen.
+    pub fn stop_reading_output(&self) {
+        self.output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .paused = true;
+    }
+
+    /// Reads the server's output again, after [`Server::stop_reading_output`].
+    pub fn read_output_again(&self) {
+        self.output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .paused = false;
+    }
+
+    /// Sends `signal` (`"TERM"`, `"INT"`) to the server: to every process
+    /// of its group but the `sh -c` that started it. That shell (dash does
+    /// not hand its place to the command) would die by the signal, and its
+    /// exit status would hide the server's; left alone, it exits with the
+    /// server's status. A command that did take the shell's place (`exec
+    /// ./server`) leads the group alone, and gets the signal itself.
+    pub fn signal(&self, signal: &str) {
+        let leader = self.child.id();
+        let others: Vec<String> = group_members(leader)
+            .into_iter()
+            .filter(|pid| *pid != leader)
+            .map(|pid| pid.to_string())
+            .collect();
+        let targets = if others.is_empty() {
+            leader.to_string()
+        } else {
+            others.join(" ")
+        };
+        let _ = Command::new("sh")
+            .arg("-c")
+            .arg(format!("kill -{signal} {targets} 2>/dev/null"))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Waits until the server exits, for `within` at most: its status, or
+    /// `None` if it is still running.
+    pub fn wait_for_exit(&mut self, within: Duration) -> Option<ExitStatus> {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.exit_status() {
+                return Some(status);
+            }
+            if Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Everything the server printed so far (its last 64 KiB).
@@ -411,10 +459,42 @@ fn push_numbered(out: &mut String, all: &[&str], shown: &[usize]) {
 impl Drop for Server {
     fn drop(&mut self) {
         kill_process_group(self.child.id());
+        // The output threads read to the end, and end.
+        self.read_output_again();
         let _ = self.child.kill();
         let _ = self.child.wait();
         live_groups().remove(&self.child.id());
     }
+}
+
+/// The processes of the group `leader` leads, read from Linux's /proc
+/// (none where there is no /proc).
+fn group_members(leader: u32) -> Vec<u32> {
+    let group = leader.to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut members = Vec::new();
+    for entry in entries.flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|name| name.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        // "pid (name) state ppid pgrp ...": the name may hold spaces.
+        let Some((_, after_name)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if after_name.split_whitespace().nth(2) == Some(group.as_str()) {
+            members.push(pid);
+        }
+    }
+    members
 }
 
 /// The process groups of the servers running now.
@@ -518,6 +598,9 @@ fn kill_process_group(leader: u32) {
 #[derive(Default)]
 struct Output {
     bytes: Vec<u8>,
+    /// Set while the tester leaves the server's output unread (see
+    /// [`Server::stop_reading_output`]).
+    paused: bool,
 }
 
 const OUTPUT_LIMIT: usize = 64 * 1024;
@@ -526,7 +609,19 @@ const MAX_SHOWN_LINE: usize = 200;
 
 fn collect_output(mut stream: Box<dyn Read + Send>, output: &Mutex<Output>) {
     let mut chunk = [0u8; 4096];
-    while let Ok(read) = stream.read(&mut chunk) {
+    loop {
+        // Paused: keep the pipe open, unread, so that the server's writes to
+        // it fill it and then wait, as they would for a reader that stopped.
+        while output
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .paused
+        {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        let Ok(read) = stream.read(&mut chunk) else {
+            break;
+        };
         if read == 0 {
             break;
         }

@@ -28,7 +28,7 @@ const DIFFERS_FROM_REDIS_7_0: &[(&str, &str)] = &[
         "Redis 7.0 allows more than 1,048,576 arguments (Redis 6's limit, which the course keeps)",
     ),
     (
-        "answers what client libraries send when they connect",
+        "answers CLIENT SETINFO, which client libraries send since Redis 7.2",
         "CLIENT SETINFO arrived in Redis 7.2; 7.0 answers it with an error",
     ),
 ];

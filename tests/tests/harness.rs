@@ -244,6 +244,37 @@ fn serving_one_client_at_a_time_passes_stage_3_and_fails_stage_4() {
     );
 }
 
+/// A server that prints a line per client on its accept loop serves
+/// everyone, until nobody reads its output: then the print waits, and so
+/// does every client after it. Nor does it handle SIGTERM or SIGINT.
+#[test]
+fn a_blocking_log_and_unhandled_signals_fail_stage_4_with_the_reason() {
+    let (result, _) = run_against("logs-each-client", 4);
+    assert_passed(
+        &result,
+        "answers a second client while the first stays connected",
+    );
+    let report = failure_of(&result, "answers 5,000 clients in a row while nobody reads");
+    assert_contains(
+        report,
+        &[
+            "problem:  no reply within 2 s after sending PING",
+            "while the tester did not read your program's stdout and stderr",
+            "Write the log from a thread of its own, through a bounded queue",
+        ],
+    );
+    let report = failure_of(&result, "on SIGTERM");
+    assert_contains(
+        report,
+        &[
+            "problem:  on SIGTERM your program exited with exit code 143, not 0",
+            "128 + 15 is how a shell reports a program killed by SIGTERM",
+        ],
+    );
+    let report = failure_of(&result, "on SIGINT");
+    assert_contains(report, &["exit code 130, not 0"]);
+}
+
 #[test]
 fn a_panic_shows_as_a_closed_connection_with_the_panic_in_the_output() {
     let (result, _) = run_against("panic-on-read", 2);

@@ -104,6 +104,8 @@ stage!(stage_15_pub_sub, 15, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
 stage!(stage_16_sets, 16, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15]);
 #[rustfmt::skip]
 stage!(stage_17_sorted_sets, 17, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16]);
+#[rustfmt::skip]
+stage!(stage_18_sorted_set_ranges, 18, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16, 17]);
 // The chat again, its state in Redis: stage 14's, across processes.
 stage!(stage_19_chat_on_redis, 19, [12, 13, 14]);
 // And in a browser: a web page beside nc, on the same chat.

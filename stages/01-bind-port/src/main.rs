@@ -15,7 +15,8 @@
 //! **Shortcuts it still takes** (each is marked `SHORTCUT(stage N)` where it
 //! is taken, N being the stage that removes it):
 //! - it serves one client at a time: a second client waits until the first
-//!   leaves (stage 4);
+//!   leaves; its log is a `println!` that waits when nobody reads it; a
+//!   signal kills it mid-client (stage 4);
 //! - it never replies (stage 2).
 
 mod config;
@@ -61,6 +62,9 @@ async fn serve(listener: TcpListener) -> Result<()> {
                 continue;
             }
         };
+        // SHORTCUT(stage 4): a plain `println!`, which waits when nobody
+        // reads stdout (a full pipe, a paused terminal), and nothing catches
+        // Ctrl-C or SIGTERM: the signal kills the server mid-client.
         println!("{peer} connected");
         // SHORTCUT(stage 4): we wait for this client to leave before we
         // accept the next one, so a second client waits in the kernel's

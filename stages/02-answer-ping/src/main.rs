@@ -16,7 +16,8 @@
 //! - it answers once per `read`, without looking at what arrived: two PINGs
 //!   that arrive in one read get one PONG, and anything at all gets a PONG
 //!   (stage 3);
-//! - it serves one client at a time (stage 4).
+//! - it serves one client at a time, its log waits when nobody reads it, and
+//!   a signal kills it mid-client (stage 4).
 
 mod config;
 
@@ -61,6 +62,9 @@ async fn serve(listener: TcpListener) -> Result<()> {
                 continue;
             }
         };
+        // SHORTCUT(stage 4): a plain `println!`, which waits when nobody
+        // reads stdout (a full pipe, a paused terminal), and nothing catches
+        // Ctrl-C or SIGTERM: the signal kills the server mid-client.
         println!("{peer} connected");
         // SHORTCUT(stage 4): we wait for this client to leave before we
         // accept the next one, so a second client waits in the kernel's

@@ -20,7 +20,8 @@
 //! - it understands PING only, and only as `redis-cli` sends it; anything
 //!   else gets an error and the connection is closed, because without a real
 //!   parser it cannot tell where an unknown command ends (stage 5);
-//! - it serves one client at a time (stage 4).
+//! - it serves one client at a time, its log waits when nobody reads it, and
+//!   a signal kills it mid-client (stage 4).
 
 mod config;
 
@@ -66,6 +67,9 @@ async fn serve(listener: TcpListener) -> Result<()> {
                 continue;
             }
         };
+        // SHORTCUT(stage 4): a plain `println!`, which waits when nobody
+        // reads stdout (a full pipe, a paused terminal), and nothing catches
+        // Ctrl-C or SIGTERM: the signal kills the server mid-client.
         println!("{peer} connected");
         // SHORTCUT(stage 4): we wait for this client to leave before we
         // accept the next one, so a second client waits in the kernel's

@@ -3,7 +3,11 @@
 //! **What this stage adds over stage 3:** concurrency. Each accepted client
 //! gets its own Tokio task, so the accept loop goes straight back to
 //! accepting, and a client that stays connected (or is slow) no longer makes
-//! the others wait. The rest of the server is unchanged.
+//! the others wait. Nothing else may make them wait either: the log is
+//! written by a thread of its own, and dropped rather than waited for
+//! (`log.rs`). And they stop together: on Ctrl-C or SIGTERM the server stops
+//! accepting, lets each client finish what it is doing, and exits with
+//! status 0 (`shutdown.rs`). The rest of the server is unchanged.
 //!
 //! **Try it:**
 //!
@@ -11,6 +15,7 @@
 //! cargo run -p stage-04-concurrent-clients -- --port 6380
 //! nc 127.0.0.1 6380            # in a second terminal: stays connected
 //! redis-cli -p 6380 PING       # in a third: answered at once, PONG
+//! # back in the first, Ctrl-C: one line, `shutting down on SIGINT: 1 clients closed`
 //! ```
 //!
 //! **Shortcuts it still takes** (each is marked `SHORTCUT(stage N)` where it
@@ -18,7 +23,11 @@
 //! - it understands PING only, and only as `redis-cli` sends it; anything
 //!   else gets an error and the connection is closed (stage 5).
 
+// First: the `log!` macro it defines is for the modules below it.
+#[macro_use]
+mod log;
 mod config;
+mod shutdown;
 
 use std::time::Duration;
 
@@ -26,6 +35,8 @@ use anyhow::Result;
 use bytes::{Buf, BytesMut};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+
+use crate::shutdown::{Notice, Shutdown, Signals};
 
 // ANCHOR: main
 #[tokio::main]
@@ -39,39 +50,59 @@ async fn main() {
 async fn run() -> Result<()> {
     let config = config::Config::from_args()?;
     let listener = config.listen().await?;
-    println!(
+    // Before we say we listen: a signal from then on is ours to handle.
+    let mut signals = Signals::listen()?;
+    log!(
         "{} listening on {}",
         env!("CARGO_PKG_NAME"),
         listener.local_addr()?
     );
-    serve(listener).await
+    let shutdown = Shutdown::new();
+    // The accept loop runs until a signal comes. Leaving the `select!`
+    // drops it, and the listener with it: no client is accepted after.
+    let signal = tokio::select! {
+        result = serve(listener, &shutdown) => return result,
+        signal = signals.next() => signal,
+    };
+    let (closed, still_open) = shutdown.finish(&mut signals).await;
+    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    if still_open > 0 {
+        let grace = shutdown::GRACE.as_secs();
+        last_line.push_str(&format!(", {still_open} cut off after {grace} s"));
+    }
+    // Blocks this thread for a moment at most: nothing else is left to run.
+    log::finish(last_line, Duration::from_millis(500));
+    Ok(())
 }
 // ANCHOR_END: main
 
 // ANCHOR: serve
-/// Accepts clients forever, and serves each in a task of its own.
-async fn serve(listener: TcpListener) -> Result<()> {
+/// Accepts clients until the server shuts down, and serves each in a task
+/// of its own.
+async fn serve(listener: TcpListener, shutdown: &Shutdown) -> Result<()> {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 // A failed accept (say, too many open files) is about one
                 // client, not the server: wait a moment and go on.
-                eprintln!("accept failed: {error}");
+                log!("accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        println!("{peer} connected");
+        log!("{peer} connected");
         // A task is not a thread: it costs the memory of its state (here,
         // mostly the client's buffer: a few KiB), not a stack of its own.
         // Tokio runs thousands of them on a handful of threads, switching at
         // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
-        // this loop iteration.
+        // this loop iteration. It owns its notice of the shutdown too: when
+        // the task ends, the notice is dropped, and the server knows.
+        let mut notice = shutdown.notice();
         tokio::spawn(async move {
-            match handle_client(socket).await {
-                Ok(()) => println!("{peer} left"),
-                Err(error) => println!("{peer} dropped: {error}"),
+            match handle_client(socket, &mut notice).await {
+                Ok(()) => log!("{peer} left"),
+                Err(error) => log!("{peer} dropped: {error}"),
             }
         });
     }
@@ -109,8 +140,8 @@ fn next_command(buffer: &[u8]) -> Next {
 
 // ANCHOR: handle_client
 /// Answers every PING the client sends, however its bytes are split, until
-/// the client leaves.
-async fn handle_client(mut socket: TcpStream) -> std::io::Result<()> {
+/// the client leaves or the server shuts down.
+async fn handle_client(mut socket: TcpStream, notice: &mut Notice) -> std::io::Result<()> {
     // What has arrived and is not answered yet: at most one unfinished PING.
     let mut buffer = BytesMut::with_capacity(4096);
     let mut replies = Vec::new();
@@ -143,10 +174,22 @@ async fn handle_client(mut socket: TcpStream) -> std::io::Result<()> {
             socket.write_all(&replies).await?;
             replies.clear();
         }
-        // `read_buf` appends to the buffer, after any unfinished PING.
-        if socket.read_buf(&mut buffer).await? == 0 {
-            return Ok(());
+        // ANCHOR: wait_for_more
+        // Wait for more bytes, or for the shutdown: it ends the connection
+        // here, between batches, after the replies to what was read are
+        // written. `biased` tries the read first, so a PING that arrived
+        // before the signal is answered. `read_buf` appends to the buffer,
+        // after any unfinished PING.
+        tokio::select! {
+            biased;
+            read = socket.read_buf(&mut buffer) => {
+                if read? == 0 {
+                    return Ok(());
+                }
+            }
+            () = notice.received() => return Ok(()),
         }
+        // ANCHOR_END: wait_for_more
     }
 }
 // ANCHOR_END: handle_client

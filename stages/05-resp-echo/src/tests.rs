@@ -15,7 +15,11 @@ async fn connect() -> TcpStream {
         .await
         .unwrap();
     let (socket, _) = listener.accept().await.unwrap();
-    tokio::spawn(handle_client(socket));
+    tokio::spawn(async move {
+        // A server that never shuts down: the notice never comes.
+        let shutdown = Shutdown::new();
+        handle_client(socket, &mut shutdown.notice()).await
+    });
     client
 }
 

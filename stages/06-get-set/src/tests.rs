@@ -22,7 +22,11 @@ async fn connect_to(db: Db) -> TcpStream {
         .await
         .unwrap();
     let (socket, _) = listener.accept().await.unwrap();
-    tokio::spawn(handle_client(socket, db));
+    tokio::spawn(async move {
+        // A server that never shuts down: the notice never comes.
+        let shutdown = Shutdown::new();
+        handle_client(socket, db, &mut shutdown.notice()).await
+    });
     client
 }
 

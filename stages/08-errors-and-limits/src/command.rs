@@ -8,6 +8,8 @@ mod handshake;
 #[cfg(test)]
 mod tests;
 
+pub use handshake::Session;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -37,6 +39,10 @@ pub enum Command {
     DbSize,
     /// `QUIT`: reply OK, then close.
     Quit,
+    /// `CLIENT SETNAME name`: `None` clears the name.
+    SetName(Option<Bytes>),
+    /// `CLIENT GETNAME`.
+    GetName,
     /// A command that only needs a fixed, harmless answer: the ones client
     /// libraries and tools send when they connect (`handshake.rs`).
     Fixed(Reply),
@@ -211,8 +217,9 @@ fn instant_of_unix_millis(milliseconds: i64) -> Option<Instant> {
 
 // ANCHOR: execute
 impl Command {
-    /// Runs the command against the key space.
-    pub fn execute(self, db: &Db) -> Reply {
+    /// Runs the command against the key space, or this connection's
+    /// `session`.
+    pub fn execute(self, db: &Db, session: &mut Session) -> Reply {
         match self {
             Command::Ping(None) => Reply::Simple("PONG"),
             Command::Ping(Some(message)) | Command::Echo(message) => Reply::Bulk(message),
@@ -244,6 +251,11 @@ impl Command {
             }),
             Command::DbSize => Reply::Integer(db.len() as i64),
             Command::Quit => Reply::Simple("OK"),
+            Command::SetName(name) => {
+                session.name = name;
+                Reply::Simple("OK")
+            }
+            Command::GetName => session.name.clone().map_or(Reply::Null, Reply::Bulk),
             Command::Fixed(reply) => reply,
         }
     }

@@ -16,6 +16,7 @@ use bytes::Bytes;
 
 use crate::hash_table::HashTable;
 use crate::random::Random;
+use crate::stored_bytes::StoredBytes;
 
 /// A handle to the shared key space; cloning it is cheap.
 #[derive(Clone, Default)]
@@ -30,10 +31,10 @@ pub struct Db {
 #[derive(Default)]
 struct State {
     /// Every key and its value.
-    entries: HashTable<Bytes, Bytes>,
-    /// The keys that have an expiry time, and that time. Active expiry
-    /// samples this table, which holds only keys that can expire.
-    expires: HashTable<Bytes, Instant>,
+    entries: HashTable<StoredBytes, StoredBytes>,
+    /// The keys that have an expiry time, and that time: what active
+    /// expiry samples.
+    expires: HashTable<StoredBytes, Instant>,
 }
 // ANCHOR_END: state
 
@@ -78,7 +79,8 @@ impl Db {
     pub fn get(&self, key: &[u8]) -> Option<Bytes> {
         let mut state = self.lock();
         state.remove_if_expired(key);
-        state.entries.get(key).cloned()
+        let value = state.entries.get(key)?;
+        Some(Bytes::copy_from_slice(value))
     }
 
     // ANCHOR: set
@@ -95,18 +97,20 @@ impl Db {
         // copied at all because `value` points into the connection's read
         // buffer, and keeping a slice of it would keep the whole buffer
         // alive for as long as the value lives.
-        let value = Bytes::copy_from_slice(value);
+        let value = StoredBytes::from(value);
         let mut state = self.lock();
         state.remove_if_expired(key);
-        // One lookup, kept for the write: hashing the key is most of what a
-        // SET costs.
+        // One lookup, kept for the write: hashing is most of a SET's cost.
         let old_value = match (state.entries.get_mut(key), condition) {
-            (Some(slot), Condition::IfAbsent) => return (false, Some(slot.clone())),
+            (Some(slot), Condition::IfAbsent) => {
+                return (false, Some(Bytes::copy_from_slice(slot)));
+            }
             (None, Condition::IfPresent) => return (false, None),
             // The key is there: replace its value, and keep the key bytes.
             (Some(slot), _) => Some(std::mem::replace(slot, value)),
-            (None, _) => state.entries.insert(Bytes::copy_from_slice(key), value),
+            (None, _) => state.entries.insert(StoredBytes::from(key), value),
         };
+        let old_value = old_value.map(|old| Bytes::copy_from_slice(&old));
         match expiry {
             // Most keys never have an expiry time: don't look for one.
             Expiry::Never if state.expires.is_empty() => {}
@@ -116,7 +120,7 @@ impl Db {
             Expiry::At(when) => match state.expires.get_mut(key) {
                 Some(slot) => *slot = when,
                 None => {
-                    state.expires.insert(Bytes::copy_from_slice(key), when);
+                    state.expires.insert(StoredBytes::from(key), when);
                 }
             },
             Expiry::Keep => {}
@@ -155,12 +159,9 @@ impl Db {
     }
 
     // ANCHOR: expire_sample
-    /// One round of active expiry, as Redis's `activeExpireCycle` did it
-    /// before 6.0 (and as its EXPIRE documentation still describes it):
-    /// look at 20 random keys that have an expiry time and delete the
-    /// expired ones; while more than a quarter of a sample was expired
-    /// (there are probably many more), sample again, for at most `budget`.
-    /// Returns how many keys were deleted.
+    /// One round of active expiry (Redis's `activeExpireCycle` before 6.0):
+    /// delete the expired ones of 20 random keys with an expiry time; while
+    /// over a quarter were, again, for at most `budget`. Returns how many.
     pub fn expire_sample(&self, random: &mut Random, budget: Duration) -> usize {
         const SAMPLE: usize = 20;
         let started = Instant::now();
@@ -191,8 +192,7 @@ impl Db {
     }
     // ANCHOR_END: expire_sample
 
-    /// The tables' upkeep, as Redis's cron does it: shrink a table left
-    /// mostly empty, then rehash for a millisecond, the keys' table first.
+    /// Upkeep, as Redis's cron: shrink a sparse table, rehash for 1 ms.
     pub fn maintain_tables(&self) {
         const REHASH_BUDGET: Duration = Duration::from_millis(1);
         let mut state = self.lock();
@@ -227,11 +227,9 @@ impl State {
 }
 
 // ANCHOR: purge_task
-/// The key space's background work, as Redis's `databasesCron` does it ten
-/// times a second (its default `hz`): active expiry, for at most 25 ms a
-/// round (a quarter of the period, as Redis's slow cycle), in samples that
-/// each hold the lock only briefly; then the tables' upkeep, so that a
-/// table nobody uses still finishes its resize.
+/// The key space's background work, ten times a second as Redis's
+/// `databasesCron`: active expiry, for at most 25 ms a round (as Redis's
+/// slow cycle), then the tables' upkeep.
 pub async fn cron(db: Db) {
     let mut random = Random::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));

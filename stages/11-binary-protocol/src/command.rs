@@ -8,6 +8,8 @@ mod handshake;
 #[cfg(test)]
 mod tests;
 
+pub use handshake::Session;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -43,11 +45,14 @@ pub enum Command {
     Keys(Bytes),
     /// `FLUSHALL [ASYNC | SYNC]`
     FlushAll,
-    /// `DEBUG HTSTATS 0`: the key space's hash tables, as Redis describes
-    /// them.
+    /// `DEBUG HTSTATS 0`: the key space's hash tables, in Redis's words.
     HashTableStats,
     /// `QUIT`: reply OK, then close.
     Quit,
+    /// `CLIENT SETNAME name`: `None` clears the name.
+    SetName(Option<Bytes>),
+    /// `CLIENT GETNAME`.
+    GetName,
     /// A command that only needs a fixed, harmless answer: the ones client
     /// libraries and tools send when they connect (`handshake.rs`).
     Fixed(Reply),
@@ -264,8 +269,9 @@ fn parse_debug(args: &[Bytes]) -> Result<Command, Reply> {
 
 // ANCHOR: execute
 impl Command {
-    /// Runs the command against the key space.
-    pub fn execute(self, db: &Db) -> Reply {
+    /// Runs the command against the key space, or this connection's
+    /// `session`.
+    pub fn execute(self, db: &Db, session: &mut Session) -> Reply {
         match self {
             Command::Ping(None) => Reply::Simple("PONG"),
             Command::Ping(Some(message)) | Command::Echo(message) => Reply::Bulk(message),
@@ -308,9 +314,13 @@ impl Command {
                 db.clear();
                 Reply::Simple("OK")
             }
-            // Text, in a bulk string (RESP2 has no other kind for it).
             Command::HashTableStats => Reply::Bulk(Bytes::from(db.hash_table_stats())),
             Command::Quit => Reply::Simple("OK"),
+            Command::SetName(name) => {
+                session.name = name;
+                Reply::Simple("OK")
+            }
+            Command::GetName => session.name.clone().map_or(Reply::Null, Reply::Bulk),
             Command::Fixed(reply) => reply,
         }
     }

@@ -27,6 +27,9 @@
 //! it gives up is on purpose: a person can no longer type commands with
 //! telnet.
 
+// First: the `log!` macro it defines is for the modules below it.
+#[macro_use]
+mod log;
 mod command;
 mod config;
 mod connection;
@@ -34,6 +37,8 @@ mod db;
 mod glob;
 mod hash_table;
 mod random;
+mod shutdown;
+mod stored_bytes;
 #[cfg(test)]
 mod tests;
 
@@ -45,10 +50,11 @@ use anyhow::Result;
 use binary_protocol::{protocol, reply};
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::command::Command;
+use crate::command::{Command, Session};
 use crate::connection::{Connection, WRITE_HIGH_WATER};
 use crate::db::Db;
 use crate::reply::Reply;
+use crate::shutdown::{Notice, Shutdown, Signals};
 
 // ANCHOR: main
 #[tokio::main]
@@ -62,42 +68,62 @@ async fn main() {
 async fn run() -> Result<()> {
     let config = config::Config::from_args()?;
     let listener = config.listen().await?;
-    println!(
+    // Before we say we listen: a signal from then on is ours to handle.
+    let mut signals = Signals::listen()?;
+    log!(
         "{} listening on {}",
         env!("CARGO_PKG_NAME"),
         listener.local_addr()?
     );
     let db = Db::default();
     tokio::spawn(db::cron(db.clone()));
-    serve(listener, db).await
+    let shutdown = Shutdown::new();
+    // The accept loop runs until a signal comes. Leaving the `select!`
+    // drops it, and the listener with it: no client is accepted after.
+    let signal = tokio::select! {
+        result = serve(listener, db, &shutdown) => return result,
+        signal = signals.next() => signal,
+    };
+    let (closed, still_open) = shutdown.finish(&mut signals).await;
+    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    if still_open > 0 {
+        let grace = shutdown::GRACE.as_secs();
+        last_line.push_str(&format!(", {still_open} cut off after {grace} s"));
+    }
+    // Blocks this thread for a moment at most: nothing else is left to run.
+    log::finish(last_line, Duration::from_millis(500));
+    Ok(())
 }
 // ANCHOR_END: main
 
 // ANCHOR: serve
-/// Accepts clients forever, and serves each in a task of its own.
-async fn serve(listener: TcpListener, db: Db) -> Result<()> {
+/// Accepts clients until the server shuts down, and serves each in a task
+/// of its own.
+async fn serve(listener: TcpListener, db: Db, shutdown: &Shutdown) -> Result<()> {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 // A failed accept (say, too many open files) is about one
                 // client, not the server: wait a moment and go on.
-                eprintln!("accept failed: {error}");
+                log!("accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        println!("{peer} connected");
+        log!("{peer} connected");
         // A task is not a thread: it costs the memory of its state (here,
         // mostly the client's buffer: a few KiB), not a stack of its own.
         // Tokio runs thousands of them on a handful of threads, switching at
         // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
-        // this loop iteration.
+        // this loop iteration. It owns its notice of the shutdown too: when
+        // the task ends, the notice is dropped, and the server knows.
+        let mut notice = shutdown.notice();
         let db = db.clone();
         tokio::spawn(async move {
-            match handle_client(socket, db).await {
-                Ok(()) => println!("{peer} left"),
-                Err(error) => println!("{peer} dropped: {error}"),
+            match handle_client(socket, db, &mut notice).await {
+                Ok(()) => log!("{peer} left"),
+                Err(error) => log!("{peer} dropped: {error}"),
             }
         });
     }
@@ -107,8 +133,9 @@ async fn serve(listener: TcpListener, db: Db) -> Result<()> {
 // ANCHOR: handle_client
 /// Runs every command the client sends, until it leaves, sends QUIT, or
 /// breaks the protocol.
-async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
+async fn handle_client(socket: TcpStream, db: Db, notice: &mut Notice) -> std::io::Result<()> {
     let mut connection = Connection::new(socket);
+    let mut session = Session::default();
     loop {
         // Run every whole command already read; their replies collect in
         // the write buffer.
@@ -130,7 +157,7 @@ async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
             let command = Command::parse(args);
             let quit = matches!(command, Ok(Command::Quit));
             let reply = match command {
-                Ok(command) => command.execute(&db),
+                Ok(command) => command.execute(&db, &mut session),
                 // A bad command gets its error; the connection goes on.
                 Err(error) => error,
             };
@@ -145,8 +172,18 @@ async fn handle_client(socket: TcpStream, db: Db) -> std::io::Result<()> {
         }
         // One write for all the replies this read made possible.
         connection.flush().await?;
-        if !connection.read_more().await? {
-            return Ok(());
+        // Wait for more bytes, or for the shutdown: it ends the connection
+        // here, between batches, after the replies to what was read are
+        // written. `biased` tries the read first, so a command that arrived
+        // before the signal is answered.
+        tokio::select! {
+            biased;
+            more = connection.read_more() => {
+                if !more? {
+                    return Ok(());
+                }
+            }
+            () = notice.received() => return Ok(()),
         }
     }
 }

@@ -79,7 +79,7 @@ impl Hub {
         };
         let Some(command) = line.strip_prefix('/') else {
             let chat = format!("{}> {line}\n", client.nick);
-            print!("{chat}");
+            log!("{}", chat.trim_end_matches('\n'));
             state.deliver(To::AllBut(id), Bytes::from(chat));
             return;
         };
@@ -103,6 +103,16 @@ impl Hub {
     pub fn leave(&self, id: ClientId) {
         // SHORTCUT(stage 14): the others are not told.
         self.lock().clients.remove(&id);
+    }
+
+    /// Tells a client the server is shutting down, after what its outbox
+    /// already holds, and removes it: its outbox closes, so its writer task
+    /// writes what is queued and ends the connection. Nobody else is told:
+    /// everyone is leaving.
+    pub fn shut_down(&self, id: ClientId) {
+        let mut state = self.lock();
+        state.reply(id, "* server shutting down\n");
+        state.clients.remove(&id);
     }
     // ANCHOR_END: handle_line
 
@@ -145,7 +155,7 @@ impl State {
         let old_nick = std::mem::replace(&mut client.nick, new_nick.to_string());
         self.reply(id, format!("* you are now {new_nick}\n"));
         if old_nick != new_nick {
-            println!("{old_nick} is now {new_nick}");
+            log!("{old_nick} is now {new_nick}");
             let notice = format!("* {old_nick} is now {new_nick}\n");
             self.deliver(To::AllBut(id), Bytes::from(notice));
         }

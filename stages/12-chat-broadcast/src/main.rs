@@ -32,10 +32,14 @@
 //! - nobody is told who joins or leaves, and there is no history, `/who`,
 //!   `/msg`, `/me`, `/help` or `/quit` (stage 14).
 
+// First: the `log!` macro it defines is for the modules below it.
+#[macro_use]
+mod log;
 mod chat;
 mod config;
 mod nick;
 mod outbox;
+mod shutdown;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -45,6 +49,7 @@ use stage_12_chat_broadcast::line::{self, Line, LineReader};
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::chat::Hub;
+use crate::shutdown::{Notice, Shutdown, Signals};
 
 // ANCHOR: main
 #[tokio::main]
@@ -58,37 +63,58 @@ async fn main() {
 async fn run() -> Result<()> {
     let config = config::Config::from_args()?;
     let listener = config.listen().await?;
-    println!(
+    // Before we say we listen: a signal from then on is ours to handle.
+    let mut signals = Signals::listen()?;
+    log!(
         "{} listening on {}",
         env!("CARGO_PKG_NAME"),
         listener.local_addr()?
     );
-    serve(listener, Arc::new(Hub::default())).await
+    let shutdown = Shutdown::new();
+    // The accept loop runs until a signal comes. Leaving the `select!`
+    // drops it, and the listener with it: no client is accepted after.
+    let signal = tokio::select! {
+        result = serve(listener, Arc::new(Hub::default()), &shutdown) => return result,
+        signal = signals.next() => signal,
+    };
+    let (closed, still_open) = shutdown.finish(&mut signals).await;
+    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    if still_open > 0 {
+        let grace = shutdown::GRACE.as_secs();
+        last_line.push_str(&format!(", {still_open} cut off after {grace} s"));
+    }
+    // Blocks this thread for a moment at most: nothing else is left to run.
+    log::finish(last_line, Duration::from_millis(500));
+    Ok(())
 }
 // ANCHOR_END: main
 
 // ANCHOR: serve
-/// Accepts clients forever, and serves each in a task of its own.
-async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
+/// Accepts clients until the server shuts down, and serves each in a task
+/// of its own.
+async fn serve(listener: TcpListener, hub: Arc<Hub>, shutdown: &Shutdown) -> Result<()> {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 // A failed accept (say, too many open files) is about one
                 // client, not the server: wait a moment and go on.
-                eprintln!("accept failed: {error}");
+                log!("accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        println!("{peer} connected");
+        log!("{peer} connected");
         // Every task holds the chat: an `Arc` is a shared pointer, and
         // cloning it copies the pointer.
         let hub = Arc::clone(&hub);
+        // The task owns its notice of the shutdown: when the task ends, the
+        // notice is dropped, and the server knows.
+        let mut notice = shutdown.notice();
         tokio::spawn(async move {
-            match handle_client(socket, hub).await {
-                Ok(()) => println!("{peer} left"),
-                Err(error) => println!("{peer} dropped: {error}"),
+            match handle_client(socket, hub, &mut notice).await {
+                Ok(()) => log!("{peer} left"),
+                Err(error) => log!("{peer} dropped: {error}"),
             }
         });
     }
@@ -100,10 +126,14 @@ async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
 /// leaves. What the others say reaches it through its outbox, which a
 /// second task writes: this one only reads, so a client that does not read
 /// cannot stop us hearing what it says, or hearing it leave.
-async fn handle_client(socket: TcpStream, hub: Arc<Hub>) -> std::io::Result<()> {
+async fn handle_client(
+    socket: TcpStream,
+    hub: Arc<Hub>,
+    notice: &mut Notice,
+) -> std::io::Result<()> {
     let (mut read_half, write_half) = socket.into_split();
     let (id, outbox) = hub.join();
-    tokio::spawn(outbox::write_outbox(write_half, outbox));
+    let writer = tokio::spawn(outbox::write_outbox(write_half, outbox));
     let mut lines = LineReader::default();
     let result = loop {
         // Every whole line in the buffer first, then read more.
@@ -113,11 +143,24 @@ async fn handle_client(socket: TcpStream, hub: Arc<Hub>) -> std::io::Result<()> 
                 Line::TooLong => hub.line_too_long(id),
             }
         }
-        match lines.read_from(&mut read_half).await {
-            Ok(true) => {}
-            // The client closed the connection.
-            Ok(false) => break Ok(()),
-            Err(error) => break Err(error),
+        // More lines, or the shutdown (`biased`: lines that arrived before
+        // it are read first).
+        tokio::select! {
+            biased;
+            more = lines.read_from(&mut read_half) => match more {
+                Ok(true) => {}
+                // The client closed the connection.
+                Ok(false) => break Ok(()),
+                Err(error) => break Err(error),
+            },
+            () = notice.received() => {
+                // Its last line, after what its outbox holds: its writer
+                // writes them all and ends the connection. Waiting for it
+                // keeps our notice until then (the grace period bounds it).
+                hub.shut_down(id);
+                let _ = writer.await;
+                return Ok(());
+            }
         }
     };
     // Leaving closes the client's outbox: its writer writes what is still

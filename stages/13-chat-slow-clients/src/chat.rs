@@ -106,7 +106,7 @@ impl Hub {
         };
         let Some(command) = line.strip_prefix('/') else {
             let chat = format!("{}> {line}\n", client.nick);
-            print!("{chat}");
+            log!("{}", chat.trim_end_matches('\n'));
             state.deliver(To::AllBut(id), Bytes::from(chat));
             return;
         };
@@ -130,6 +130,16 @@ impl Hub {
     pub fn leave(&self, id: ClientId) {
         // SHORTCUT(stage 14): the others are not told.
         self.lock().clients.remove(&id);
+    }
+
+    /// Tells a client the server is shutting down, after what its outbox
+    /// already holds, and removes it: its outbox closes, so its writer task
+    /// writes what is queued and ends the connection. Nobody else is told:
+    /// everyone is leaving.
+    pub fn shut_down(&self, id: ClientId) {
+        let mut state = self.lock();
+        state.reply(id, "* server shutting down\n");
+        state.clients.remove(&id);
     }
     // ANCHOR_END: handle_line
 
@@ -172,7 +182,7 @@ impl State {
         let old_nick = std::mem::replace(&mut client.nick, new_nick.to_string());
         self.reply(id, format!("* you are now {new_nick}\n"));
         if old_nick != new_nick {
-            println!("{old_nick} is now {new_nick}");
+            log!("{old_nick} is now {new_nick}");
             let notice = format!("* {old_nick} is now {new_nick}\n");
             self.deliver(To::AllBut(id), Bytes::from(notice));
         }
@@ -188,7 +198,7 @@ impl State {
             let Some(client) = self.clients.remove(&id) else {
                 continue;
             };
-            println!(
+            log!(
                 "server: disconnected {} (id {id}): {} bytes were waiting, it is not reading",
                 client.nick,
                 client.outbox.queued()

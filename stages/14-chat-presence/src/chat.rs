@@ -178,6 +178,16 @@ impl Hub {
             state.deliver(To::All, Bytes::from(notice));
         }
     }
+
+    /// Tells a client the server is shutting down, after what its outbox
+    /// already holds, and removes it: its outbox closes, so its writer task
+    /// writes what is queued and ends the connection. Nobody else is told:
+    /// everyone is leaving.
+    pub fn shut_down(&self, id: ClientId) {
+        let mut state = self.lock();
+        state.reply(id, "* server shutting down\n");
+        state.clients.remove(&id);
+    }
     // ANCHOR_END: handle_line
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -192,7 +202,7 @@ impl State {
     /// A chat line or action: to everyone but its sender, into the
     /// history, and into the log.
     fn say(&mut self, from: ClientId, line: String) {
-        print!("{line}");
+        log!("{}", line.trim_end_matches('\n'));
         let line = Bytes::from(line);
         self.history.push(line.clone());
         self.deliver(To::AllBut(from), line);
@@ -228,7 +238,7 @@ impl State {
         let old_nick = std::mem::replace(&mut client.nick, new_nick.to_string());
         self.reply(id, format!("* you are now {new_nick}\n"));
         if old_nick != new_nick {
-            println!("{old_nick} is now {new_nick}");
+            log!("{old_nick} is now {new_nick}");
             let notice = format!("* {old_nick} is now {new_nick}\n");
             self.deliver(To::AllBut(id), Bytes::from(notice));
         }
@@ -248,7 +258,7 @@ impl State {
         match recipient.map(|(&id, _)| id) {
             Some(recipient) => {
                 // The log says who wrote to whom, never what.
-                println!("{nick} -> {to} (private)");
+                log!("{nick} -> {to} (private)");
                 let line = format!("{nick} (private)> {text}\n");
                 self.deliver(To::One(recipient), Bytes::from(line));
             }
@@ -269,7 +279,7 @@ impl State {
             let Some(client) = self.clients.remove(&id) else {
                 continue;
             };
-            println!(
+            log!(
                 "server: disconnected {} (id {id}): {} bytes were waiting, it is not reading",
                 client.nick,
                 client.outbox.queued()

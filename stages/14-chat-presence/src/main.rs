@@ -27,11 +27,15 @@
 //! and nothing limits how fast one client may talk (a flood can push a
 //! reader on a slow link over its outbox's bound).
 
+// First: the `log!` macro it defines is for the modules below it.
+#[macro_use]
+mod log;
 mod chat;
 mod command;
 mod config;
 mod nick;
 mod outbox;
+mod shutdown;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -44,6 +48,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
 use crate::chat::{ClientId, Flow, Hub};
+use crate::shutdown::{Notice, Shutdown, Signals};
 
 /// How long a client that leaves gets to take the lines still queued for
 /// it (a `/who` reply, "* bye") before its connection is closed anyway.
@@ -72,39 +77,57 @@ async fn main() {
 async fn run() -> Result<()> {
     let config = config::Config::from_args()?;
     let listener = config.listen().await?;
-    println!(
+    // Before we say we listen: a signal from then on is ours to handle.
+    let mut signals = Signals::listen()?;
+    log!(
         "{} listening on {}",
         env!("CARGO_PKG_NAME"),
         listener.local_addr()?
     );
     warn_if_few_open_files();
-    serve(listener, Arc::new(Hub::default())).await
+    let shutdown = Shutdown::new();
+    // The accept loop runs until a signal comes. Leaving the `select!`
+    // drops it, and the listener with it: no client is accepted after.
+    let signal = tokio::select! {
+        result = serve(listener, Arc::new(Hub::default()), &shutdown) => return result,
+        signal = signals.next() => signal,
+    };
+    let (closed, still_open) = shutdown.finish(&mut signals).await;
+    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    if still_open > 0 {
+        let grace = shutdown::GRACE.as_secs();
+        last_line.push_str(&format!(", {still_open} cut off after {grace} s"));
+    }
+    // Blocks this thread for a moment at most: nothing else is left to run.
+    log::finish(last_line, Duration::from_millis(500));
+    Ok(())
 }
 // ANCHOR_END: main
 
 // ANCHOR: serve
-/// Accepts clients forever, and starts each one's tasks.
-async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
+/// Accepts clients until the server shuts down, and starts each one's
+/// tasks.
+async fn serve(listener: TcpListener, hub: Arc<Hub>, shutdown: &Shutdown) -> Result<()> {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 // A failed accept (say, too many open files) is about one
                 // client, not the server: wait a moment and go on.
-                eprintln!("accept failed: {error}");
+                log!("accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        println!("{peer} connected");
-        connect(socket, peer, &hub);
+        log!("{peer} connected");
+        connect(socket, peer, &hub, shutdown);
     }
 }
 
 /// Joins a new client to the chat, and starts its two tasks: one reads
 /// its lines and acts on them, the other writes its outbox. The chat keeps
 /// both tasks' handles, to stop them if the client is not reading.
-fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>) {
+fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>, shutdown: &Shutdown) {
     // The writer sends what is queued in one write already; don't let
     // Nagle's algorithm hold a line back waiting for an acknowledgement.
     let _ = socket.set_nodelay(true);
@@ -115,10 +138,13 @@ fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>) {
     // Every task holds the chat: an `Arc` is a shared pointer, and cloning
     // it copies the pointer.
     let reader_hub = Arc::clone(hub);
+    // The reader owns the client's notice of the shutdown: when it ends
+    // (after its writer), the notice is dropped, and the server knows.
+    let mut notice = shutdown.notice();
     let reader = tokio::spawn(async move {
-        match handle_client(read_half, reader_hub, id, writer).await {
-            Ok(()) => println!("{peer} left"),
-            Err(error) => println!("{peer} dropped: {error}"),
+        match handle_client(read_half, reader_hub, id, writer, &mut notice).await {
+            Ok(()) => log!("{peer} left"),
+            Err(error) => log!("{peer} dropped: {error}"),
         }
     });
     hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()]);
@@ -137,6 +163,7 @@ async fn handle_client(
     hub: Arc<Hub>,
     id: ClientId,
     mut writer: JoinHandle<std::io::Result<()>>,
+    notice: &mut Notice,
 ) -> std::io::Result<()> {
     let mut lines = LineReader::default();
     let mut quit = false;
@@ -161,11 +188,22 @@ async fn handle_client(
         // of them), its lines pile up unwritten in the outboxes, and
         // clients that do read look as if they did not.
         tokio::task::yield_now().await;
-        match lines.read_from(&socket).await {
-            Ok(true) => {}
-            // The client closed the connection.
-            Ok(false) => break Ok(()),
-            Err(error) => break Err(error),
+        // More lines, or the shutdown (`biased`: lines that arrived before
+        // it are read first).
+        tokio::select! {
+            biased;
+            more = lines.read_from(&socket) => match more {
+                Ok(true) => {}
+                // The client closed the connection.
+                Ok(false) => break Ok(()),
+                Err(error) => break Err(error),
+            },
+            () = notice.received() => {
+                // Its last line, after what its outbox holds; then, below,
+                // its writer writes them all and ends the connection.
+                hub.shut_down(id);
+                break Ok(());
+            }
         }
     };
     // Leaving closes the client's outbox: its writer writes what is still

@@ -1,13 +1,7 @@
-//! A hash table of our own, built as Redis builds its `dict`: an array of
-//! buckets, each a linked list (a *chain*) of the entries whose hash picks
-//! it; and a resize done a little at a time. std's `HashMap` moves every
-//! entry in the one insert that crosses its load factor, a pause that grows
-//! with the table. Redis keeps two tables while it resizes: new entries go
-//! to the new one, and every operation first moves one bucket's chain
-//! across, so that no command pays for more than a bucket. The server's
-//! timer finishes a resize nobody drives (`rehash_for`) and shrinks a table
-//! left under a tenth full (`shrink_if_sparse`). `stats` describes the
-//! table in the words of Redis's `DEBUG HTSTATS`.
+//! A hash table of our own, built as Redis builds its `dict`: buckets of
+//! chained entries, and a resize done a bucket at a time, with two tables
+//! while it lasts, so that no command pays for a whole resize (chapter 9).
+//! `stats` describes the table in the words of Redis's `DEBUG HTSTATS`.
 
 #[cfg(test)]
 mod tests;
@@ -24,8 +18,7 @@ use crate::random::Random;
 /// `DICT_HT_INITIAL_SIZE`), and the fewest it shrinks to.
 const INITIAL_BUCKETS: usize = 4;
 
-/// A table shrinks when its entries fill under this percentage of its
-/// buckets (Redis's `HASHTABLE_MIN_FILL`).
+/// A table shrinks under this percentage full (`HASHTABLE_MIN_FILL`).
 const MIN_FILL_PERCENT: usize = 10;
 
 /// How many empty buckets a rehash step may pass for each bucket it moves.
@@ -37,30 +30,26 @@ const BUCKETS_PER_TIMED_STEP: usize = 100;
 /// How many empty buckets `random_entry` draws before it walks on instead.
 const RANDOM_PROBES: usize = 100;
 
-/// How many chain lengths `stats` counts apart (Redis's
-/// `DICT_STATS_VECTLEN`); longer chains count as the last, never printed.
+/// Chain lengths `stats` counts apart (Redis's `DICT_STATS_VECTLEN`).
 const STATS_CHAIN_LENGTHS: usize = 50;
 
 // ANCHOR: structs
-/// A map from keys to values (see the module's documentation). `S` builds
-/// the hash function. The default, std's `RandomState`, seeds it with a
-/// secret: with a well-known hash function, a client could send keys that
-/// all land in one bucket ("hash flooding").
+/// A map from keys to values. `S` builds the hash function; std's
+/// `RandomState` seeds it with a secret, against keys sent to land in one
+/// bucket ("hash flooding").
 pub struct HashTable<K, V, S = RandomState> {
-    /// `tables[0]` holds the entries. While a resize is in progress,
-    /// `tables[1]` is the table they are moving to, and new entries go
-    /// straight there; otherwise `tables[1]` has no buckets.
+    /// `tables[0]` holds the entries; during a resize, `tables[1]` is where
+    /// they move and new ones go, else it has no buckets.
     tables: [Table<K, V>; 2],
-    /// While rehashing, the next bucket of `tables[0]` to move: the buckets
-    /// before it are empty. `None` when no rehash is in progress.
+    /// While rehashing, the next bucket of `tables[0]` to move, else `None`.
     rehash_index: Option<usize>,
     hasher: S,
 }
 
 /// One array of buckets, and how many entries its chains hold.
 struct Table<K, V> {
-    /// None (before the first insert), or a power of two of them, so that
-    /// `hash & (count - 1)` picks one: a mask, cheaper than a division.
+    /// None before the first insert, or a power of two of them, so that a
+    /// mask, `hash & (count - 1)`, picks one.
     buckets: Box<[Bucket<K, V>]>,
     len: usize,
 }
@@ -71,8 +60,7 @@ type Bucket<K, V> = Option<Box<Node<K, V>>>;
 struct Node<K, V> {
     key: K,
     value: V,
-    /// The key's full hash: moving the node needs no hashing, and a lookup
-    /// compares keys only when their hashes match.
+    /// The key's full hash, so that moving the node needs no hashing.
     hash: u64,
     next: Bucket<K, V>,
 }
@@ -91,14 +79,12 @@ impl<K, V> Table<K, V> {
         }
     }
 
-    /// The bucket for `hash`. With no buckets the mask is all ones, and the
-    /// index is out of range: a lookup then finds nothing, as it should.
+    /// The bucket for `hash`; out of range when there are none: not found.
     fn index(&self, hash: u64) -> usize {
         hash as usize & self.buckets.len().wrapping_sub(1)
     }
 
-    /// Puts `node` at the head of its chain: O(1), and the entries added
-    /// last, likely the ones used next, are found first.
+    /// Puts `node` at the head of its chain: O(1), and newest first.
     fn push(&mut self, mut node: Box<Node<K, V>>) {
         // In range: nodes only go into a table that has buckets.
         let bucket = &mut self.buckets[self.index(node.hash)];
@@ -171,8 +157,7 @@ impl<K, V> Table<K, V> {
     // ANCHOR_END: write_stats
 }
 
-/// Drops each chain a node at a time: the compiler's drop would recurse
-/// once per node, and a long enough chain would overflow the stack.
+/// Drops a chain a node at a time: recursion could overflow the stack.
 impl<K, V> Drop for Table<K, V> {
     fn drop(&mut self) {
         for bucket in self.buckets.iter_mut() {
@@ -211,10 +196,9 @@ impl<K, V, S> HashTable<K, V, S> {
     }
 
     // ANCHOR: rehash_step
-    /// Moves up to `buckets` non-empty buckets of the old table to the new
-    /// one, passing at most ten empty buckets for each, so that a step is
-    /// short even in a sparse table (Redis's `dictRehash`). Once the old
-    /// table is empty, the new one takes its place.
+    /// Moves up to `buckets` non-empty buckets, passing at most ten empty
+    /// ones for each (Redis's `dictRehash`). Once the old table is empty,
+    /// the new one takes its place.
     fn rehash_step(&mut self, buckets: usize) {
         let Some(mut index) = self.rehash_index else {
             return;
@@ -236,8 +220,7 @@ impl<K, V, S> HashTable<K, V, S> {
                 }
                 continue;
             }
-            // Re-link each node into the new table: the boxes stay where
-            // they are, only `next` pointers change.
+            // Re-link each node: the boxes stay put, only `next` changes.
             while let Some(mut node) = link {
                 link = node.next.take();
                 old.len -= 1;
@@ -254,10 +237,9 @@ impl<K, V, S> HashTable<K, V, S> {
     // ANCHOR_END: rehash_step
 
     // ANCHOR: resize_policy
-    /// Before adding an entry: allocate the first buckets, or start growing
-    /// once there are as many entries as buckets (load factor 1), to the
-    /// next power of two (Redis's `_dictExpandIfNeeded`). A resize already
-    /// in progress finishes first.
+    /// Before adding an entry: the first buckets, or a resize to the next
+    /// power of two at load factor 1 (Redis's `_dictExpandIfNeeded`), once
+    /// any resize in progress has finished.
     fn grow_if_needed(&mut self) {
         let Table { buckets, len } = &self.tables[0];
         if buckets.is_empty() {
@@ -267,9 +249,8 @@ impl<K, V, S> HashTable<K, V, S> {
         }
     }
 
-    /// Starts shrinking once the entries fill under a tenth of the buckets,
-    /// to the smallest power of two that holds them all (Redis's
-    /// `htNeedsResize` and `dictResize`, which its timer calls).
+    /// Under a tenth full, shrinks to the smallest power of two that holds
+    /// the entries (Redis's `htNeedsResize` and `dictResize`).
     pub fn shrink_if_sparse(&mut self) {
         let Table { buckets, len } = &self.tables[0];
         if !self.is_rehashing()
@@ -280,17 +261,15 @@ impl<K, V, S> HashTable<K, V, S> {
         }
     }
 
-    /// Allocates the new table; the entries move to it a bucket at a time,
-    /// in `rehash_step`.
+    /// The entries move to the new table in `rehash_step`.
     fn start_rehash(&mut self, buckets: usize) {
         self.tables[1] = Table::with_buckets(buckets);
         self.rehash_index = Some(0);
     }
     // ANCHOR_END: resize_policy
 
-    /// Rehashes a hundred buckets at a time until the resize is done or
-    /// `budget` has passed (Redis's `dictRehashMilliseconds`), so that a
-    /// table nobody uses does not stay split in two.
+    /// Rehashes until done or `budget` has passed (Redis's
+    /// `dictRehashMilliseconds`), for a table nobody uses.
     pub fn rehash_for(&mut self, budget: Duration) {
         let start = Instant::now();
         while self.is_rehashing() {
@@ -302,10 +281,8 @@ impl<K, V, S> HashTable<K, V, S> {
     }
 
     // ANCHOR: random_entry
-    /// A random entry, for active expiry to sample keys (Redis's
-    /// `dictGetRandomKey`): random buckets until one holds entries, then a
-    /// random node of its chain. In a table that has just lost most of its
-    /// entries, that could take long: after a hundred misses, walk on.
+    /// A random entry (Redis's `dictGetRandomKey`): random buckets until one
+    /// holds entries (after 100 misses, walk on), then a node of its chain.
     pub fn random_entry(&mut self, random: &mut Random) -> Option<(&K, &V)> {
         if self.is_empty() {
             return None;
@@ -349,9 +326,8 @@ impl<K, V, S> HashTable<K, V, S> {
     }
     // ANCHOR_END: iter
 
-    /// What `DEBUG HTSTATS` says of this table: the main table's stats, and
-    /// the new one's during a resize (Redis's `dictGetStats`). At most 57
-    /// lines a table, however big the table.
+    /// What `DEBUG HTSTATS` says: the main table's stats, and the new one's
+    /// during a resize (Redis's `dictGetStats`).
     pub fn stats(&self) -> String {
         let mut text = String::new();
         self.tables[0].write_stats(0, &mut text);
@@ -383,16 +359,14 @@ where
             hash,
             next: None,
         });
-        // While rehashing, new entries go to the new table, so the old one
-        // only ever empties.
+        // While rehashing, new entries go to the new table.
         let table = usize::from(self.is_rehashing());
         self.tables[table].push(node);
         None
     }
     // ANCHOR_END: insert
 
-    /// The value of `key`. `&mut self`: as in Redis, a lookup first does a
-    /// rehash step, so that a table that is only read finishes its resize.
+    /// The value of `key`. `&mut self`: a lookup does a rehash step too.
     pub fn get<Q>(&mut self, key: &Q) -> Option<&V>
     where
         K: Borrow<Q>,
@@ -429,9 +403,8 @@ where
     }
 
     // ANCHOR: find
-    /// The node for `key`. While rehashing, a key is in exactly one of the
-    /// tables: the old one if its bucket has not moved yet, else the new
-    /// one; so look in both.
+    /// The node for `key`: while rehashing, in the old table if its bucket
+    /// has not moved yet, else in the new one.
     fn find_mut<Q>(&mut self, hash: u64, key: &Q) -> Option<&mut Node<K, V>>
     where
         K: Borrow<Q>,

@@ -59,7 +59,7 @@ impl fmt::Display for ProtocolError {
             ProtocolError::InvalidMultibulkLength => f.write_str("invalid multibulk length"),
             ProtocolError::InvalidBulkLength => f.write_str("invalid bulk length"),
             ProtocolError::ExpectedDollar(got) => {
-                write!(f, "expected '$', got '{}'", char::from(*got))
+                write!(f, "expected '$', got '{}'", got.escape_ascii())
             }
             ProtocolError::BulkNotTerminated => {
                 f.write_str("expected '\\r\\n' after the bulk string data")
@@ -68,6 +68,23 @@ impl fmt::Display for ProtocolError {
             ProtocolError::TooBigInlineRequest => f.write_str("too big inline request"),
             ProtocolError::TooBigMultibulkCount => f.write_str("too big mbulk count string"),
             ProtocolError::TooBigBulkCount => f.write_str("too big bulk count string"),
+        }
+    }
+}
+
+impl ProtocolError {
+    /// The error reply's text, after the `-`. Bytes, not a `String`: Redis
+    /// quotes the byte it got instead of a `$` as it came (C's `%c`), and a
+    /// byte of 0x80 or more is not UTF-8 on its own.
+    pub fn reply_text(&self) -> Vec<u8> {
+        match self {
+            ProtocolError::ExpectedDollar(got) => [
+                &b"ERR Protocol error: expected '$', got '"[..],
+                &[*got],
+                b"'",
+            ]
+            .concat(),
+            _ => format!("ERR {self}").into_bytes(),
         }
     }
 }
@@ -154,11 +171,8 @@ impl Parser {
 /// Takes one whole bulk string, `$<length>\r\n<bytes>\r\n`, off the front of
 /// `buffer`, or returns `Ok(None)` and leaves the buffer as it was.
 fn take_bulk(buffer: &mut BytesMut, searched: &mut usize) -> Result<Option<Bytes>, ProtocolError> {
-    let Some(&first) = buffer.first() else {
+    if buffer.is_empty() {
         return Ok(None);
-    };
-    if first != b'$' {
-        return Err(ProtocolError::ExpectedDollar(first));
     }
     let Some((length, header_length)) =
         parse_header(buffer, searched, ProtocolError::TooBigBulkCount)?
@@ -203,7 +217,10 @@ fn parse_header(
     };
     let invalid = match buffer[0] {
         b'*' => ProtocolError::InvalidMultibulkLength,
-        _ => ProtocolError::InvalidBulkLength,
+        b'$' => ProtocolError::InvalidBulkLength,
+        // Where an argument's `$` belongs. Redis looks once the line is
+        // whole, and so do we, to answer what it answers.
+        other => return Err(ProtocolError::ExpectedDollar(other)),
     };
     let number = parse_integer(&buffer[1..end]).ok_or(invalid)?;
     Ok(Some((number, end + 2)))
@@ -214,7 +231,18 @@ fn parse_header(
 fn find_crlf(buffer: &[u8], searched: &mut usize) -> Option<usize> {
     // Back one byte: a `\r` at the end of the last search may now have its `\n`.
     let from = searched.saturating_sub(1).min(buffer.len());
-    match buffer[from..].windows(2).position(|pair| pair == b"\r\n") {
+    match buffer[from..]
+        .windows(2)
+        .position(|pair| pair == b"\r\n" || pair[0] == 0)
+    {
+        // A zero byte before the line end hides it, as in Redis, which
+        // looks for it with C's `strchr`, stopped by a zero byte: the line
+        // never ends, and runs into the limit. The next search finds the
+        // zero byte again.
+        Some(offset) if buffer[from + offset] == 0 => {
+            *searched = from + offset + 1;
+            None
+        }
         Some(offset) => {
             *searched = 0;
             Some(from + offset)

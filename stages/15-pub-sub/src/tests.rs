@@ -30,7 +30,11 @@ async fn connect_with(db: Db, pubsub: PubSub) -> TcpStream {
         .await
         .unwrap();
     let (socket, _) = listener.accept().await.unwrap();
-    tokio::spawn(handle_client(socket, db, pubsub));
+    tokio::spawn(async move {
+        // A server that never shuts down: the notice never comes.
+        let shutdown = Shutdown::new();
+        handle_client(socket, db, pubsub, &mut shutdown.notice()).await
+    });
     client
 }
 

@@ -9,6 +9,8 @@ mod sorted_sets;
 #[cfg(test)]
 mod tests;
 
+pub use handshake::Session;
+
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -69,11 +71,14 @@ pub enum Command {
     /// ZADD, ZSCORE, ZRANK, ZCARD, ZREM, ZRANGE
     /// (`sorted_sets.rs`).
     SortedSet(sorted_sets::SortedSetCommand),
-    /// `DEBUG HTSTATS 0`: the key space's hash tables, as Redis describes
-    /// them.
+    /// `DEBUG HTSTATS 0`: the key space's hash tables, in Redis's words.
     HashTableStats,
     /// `QUIT`: reply OK, then close.
     Quit,
+    /// `CLIENT SETNAME name`: `None` clears the name.
+    SetName(Option<Bytes>),
+    /// `CLIENT GETNAME`.
+    GetName,
     /// `SUBSCRIBE channel [channel ...]`, `PSUBSCRIBE pattern [pattern ...]`
     Subscribe(Kind, Vec<Bytes>),
     /// `UNSUBSCRIBE [channel ...]`, `PUNSUBSCRIBE [pattern ...]`: no names
@@ -90,8 +95,8 @@ pub enum Command {
     NumSub(Vec<Bytes>),
     /// `PUBSUB NUMPAT`
     NumPat,
-    /// `RESET`: leave every channel and pattern (all a connection here has
-    /// to reset).
+    /// `RESET`: leave every channel and pattern, and forget the name (all
+    /// a connection here has to reset).
     Reset,
     /// A command that only needs a fixed, harmless answer: the ones client
     /// libraries and tools send when they connect (`handshake.rs`).
@@ -437,8 +442,9 @@ fn full_name(args: &[Bytes]) -> String {
 
 // ANCHOR: execute
 impl Command {
-    /// Runs the command against the key space, or Pub/Sub for `client`.
-    pub fn execute(self, db: &Db, client: &mut Client) -> Reply {
+    /// Runs the command against the key space, this connection's
+    /// `session`, or Pub/Sub for `client`.
+    pub fn execute(self, db: &Db, session: &mut Session, client: &mut Client) -> Reply {
         match self {
             // In subscribed mode, PING answers as a push would look.
             Command::Ping(message) if client.is_subscribed() => Reply::Array(vec![
@@ -513,9 +519,13 @@ impl Command {
                 or_wrong_type(db.set_len(&key), |len| Reply::Integer(len as i64))
             }
             Command::SortedSet(command) => command.execute(db),
-            // Text, in a bulk string (RESP2 has no other kind for it).
             Command::HashTableStats => Reply::Bulk(Bytes::from(db.hash_table_stats())),
             Command::Quit => Reply::Simple("OK"),
+            Command::SetName(name) => {
+                session.name = name;
+                Reply::Simple("OK")
+            }
+            Command::GetName => session.name.clone().map_or(Reply::Null, Reply::Bulk),
             Command::Fixed(reply) => reply,
             // Their confirmations are in the client's outbox already.
             Command::Subscribe(kind, names) => {
@@ -547,6 +557,7 @@ impl Command {
             Command::NumPat => Reply::Integer(client.pubsub().patterns() as i64),
             Command::Reset => {
                 client.unsubscribe_all();
+                session.name = None;
                 Reply::Simple("RESET")
             }
         }

@@ -22,6 +22,7 @@ use crate::glob;
 use crate::hash_table::HashTable;
 use crate::random::Random;
 use crate::sorted_set::SortedSet;
+use crate::stored_bytes::StoredBytes;
 
 /// A handle to the shared key space; cloning it is cheap.
 #[derive(Clone, Default)]
@@ -36,10 +37,10 @@ pub struct Db {
 #[derive(Default)]
 struct State {
     /// Every key and its value.
-    entries: HashTable<Bytes, Value>,
-    /// The keys that have an expiry time, and that time. Active expiry
-    /// samples this table, which holds only keys that can expire.
-    expires: HashTable<Bytes, Instant>,
+    entries: HashTable<StoredBytes, Value>,
+    /// The keys that have an expiry time, and that time: what active
+    /// expiry samples.
+    expires: HashTable<StoredBytes, Instant>,
 }
 // ANCHOR_END: state
 
@@ -47,9 +48,9 @@ struct State {
 /// What a key holds. A set is our own hash table again, with the members as
 /// keys and nothing as values (Redis's `OBJ_SET` is a `dict` too, once it
 /// is big or holds anything but integers). Boxed, so that a `Value` stays
-/// the size of a string's `Bytes`, not of a whole table.
+/// the size of a string's `StoredBytes`, not of a whole table.
 pub enum Value {
-    String(Bytes),
+    String(StoredBytes),
     Set(Box<HashTable<Bytes, ()>>),
     SortedSet(Box<SortedSet>),
 }
@@ -68,7 +69,7 @@ impl Value {
         }
     }
 
-    fn as_string(&self) -> Result<&Bytes, WrongType> {
+    fn as_string(&self) -> Result<&StoredBytes, WrongType> {
         match self {
             Value::String(bytes) => Ok(bytes),
             _ => Err(WrongType),
@@ -120,7 +121,7 @@ impl Db {
         state.remove_if_expired(key);
         match state.entries.get(key) {
             None => Ok(None),
-            Some(value) => value.as_string().cloned().map(Some),
+            Some(value) => Ok(Some(Bytes::copy_from_slice(value.as_string()?))),
         }
     }
 
@@ -141,11 +142,10 @@ impl Db {
         // copied at all because `value` points into the connection's read
         // buffer, and keeping a slice of it would keep the whole buffer
         // alive for as long as the value lives.
-        let value = Bytes::copy_from_slice(value);
+        let value = StoredBytes::from(value);
         let mut state = self.lock();
         state.remove_if_expired(key);
-        // One lookup, kept for the write: hashing the key is most of what a
-        // SET costs.
+        // One lookup, kept for the write: hashing is most of a SET's cost.
         let slot = state.entries.get_mut(key);
         if return_old && slot.as_ref().is_some_and(|old| old.as_string().is_err()) {
             return Err(WrongType);
@@ -153,15 +153,16 @@ impl Db {
         let value = Value::String(value);
         let old_value = match (slot, condition) {
             (Some(slot), Condition::IfAbsent) => {
-                return Ok((false, slot.as_string().ok().cloned()));
+                let old = slot.as_string().ok();
+                return Ok((false, old.map(|old| Bytes::copy_from_slice(old))));
             }
             (None, Condition::IfPresent) => return Ok((false, None)),
             // The key is there: replace its value, and keep the key bytes.
             (Some(slot), _) => Some(std::mem::replace(slot, value)),
-            (None, _) => state.entries.insert(Bytes::copy_from_slice(key), value),
+            (None, _) => state.entries.insert(StoredBytes::from(key), value),
         };
         let old_value = match old_value {
-            Some(Value::String(old)) => Some(old),
+            Some(Value::String(old)) => Some(Bytes::copy_from_slice(&old)),
             _ => None,
         };
         match expiry {
@@ -173,7 +174,7 @@ impl Db {
             Expiry::At(when) => match state.expires.get_mut(key) {
                 Some(slot) => *slot = when,
                 None => {
-                    state.expires.insert(Bytes::copy_from_slice(key), when);
+                    state.expires.insert(StoredBytes::from(key), when);
                 }
             },
             Expiry::Keep => {}
@@ -197,7 +198,7 @@ impl Db {
         state.remove_if_expired(key);
         if state.entries.get(key).is_none() {
             let empty = Value::Set(Box::default());
-            state.entries.insert(Bytes::copy_from_slice(key), empty);
+            state.entries.insert(StoredBytes::from(key), empty);
         }
         let Some(Value::Set(set)) = state.entries.get_mut(key) else {
             return Err(WrongType);
@@ -247,7 +248,7 @@ impl Db {
         state.remove_if_expired(key);
         if create && state.entries.get(key).is_none() {
             let empty = Value::SortedSet(Box::default());
-            state.entries.insert(Bytes::copy_from_slice(key), empty);
+            state.entries.insert(StoredBytes::from(key), empty);
         }
         let set = match state.entries.get_mut(key) {
             None => return Ok(command(&mut SortedSet::default())),
@@ -322,7 +323,7 @@ impl Db {
             .filter(|(key, _)| {
                 expires.is_empty() || expires.get(key.as_ref()).is_none_or(|when| *when > now)
             })
-            .map(|(key, _)| key.clone())
+            .map(|(key, _)| Bytes::copy_from_slice(key))
             .collect()
     }
     // ANCHOR_END: keys_matching
@@ -365,12 +366,9 @@ impl Db {
     }
 
     // ANCHOR: expire_sample
-    /// One round of active expiry, as Redis's `activeExpireCycle` did it
-    /// before 6.0 (and as its EXPIRE documentation still describes it):
-    /// look at 20 random keys that have an expiry time and delete the
-    /// expired ones; while more than a quarter of a sample was expired
-    /// (there are probably many more), sample again, for at most `budget`.
-    /// Returns how many keys were deleted.
+    /// One round of active expiry (Redis's `activeExpireCycle` before 6.0):
+    /// delete the expired ones of 20 random keys with an expiry time; while
+    /// over a quarter were, again, for at most `budget`. Returns how many.
     pub fn expire_sample(&self, random: &mut Random, budget: Duration) -> usize {
         const SAMPLE: usize = 20;
         let started = Instant::now();
@@ -401,8 +399,7 @@ impl Db {
     }
     // ANCHOR_END: expire_sample
 
-    /// The tables' upkeep, as Redis's cron does it: shrink a table left
-    /// mostly empty, then rehash for a millisecond, the keys' table first.
+    /// Upkeep, as Redis's cron: shrink a sparse table, rehash for 1 ms.
     pub fn maintain_tables(&self) {
         const REHASH_BUDGET: Duration = Duration::from_millis(1);
         let mut state = self.lock();
@@ -450,11 +447,9 @@ impl State {
 }
 
 // ANCHOR: purge_task
-/// The key space's background work, as Redis's `databasesCron` does it ten
-/// times a second (its default `hz`): active expiry, for at most 25 ms a
-/// round (a quarter of the period, as Redis's slow cycle), in samples that
-/// each hold the lock only briefly; then the tables' upkeep, so that a
-/// table nobody uses still finishes its resize.
+/// The key space's background work, ten times a second as Redis's
+/// `databasesCron`: active expiry, for at most 25 ms a round (as Redis's
+/// slow cycle), then the tables' upkeep.
 pub async fn cron(db: Db) {
     let mut random = Random::new();
     let mut tick = tokio::time::interval(Duration::from_millis(100));

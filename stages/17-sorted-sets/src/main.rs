@@ -26,6 +26,9 @@
 //! BYSCORE or LIMIT; no ZREVRANK, ZINCRBY, ZCOUNT, ZRANGEBYSCORE or
 //! ZREMRANGEBY*; hexadecimal scores are refused; no small-set `listpack`.
 
+// First: the `log!` macro it defines is for the modules below it.
+#[macro_use]
+mod log;
 mod command;
 mod config;
 mod connection;
@@ -38,8 +41,10 @@ mod pubsub;
 mod random;
 mod reply;
 mod score;
+mod shutdown;
 mod skip_list;
 mod sorted_set;
+mod stored_bytes;
 #[cfg(test)]
 mod tests;
 
@@ -48,11 +53,12 @@ use std::time::Duration;
 use anyhow::Result;
 use tokio::net::{TcpListener, TcpStream};
 
-use crate::command::Command;
+use crate::command::{Command, Session};
 use crate::connection::{Connection, WRITE_HIGH_WATER};
 use crate::db::Db;
 use crate::pubsub::PubSub;
 use crate::reply::Reply;
+use crate::shutdown::{Notice, Shutdown, Signals};
 
 // ANCHOR: main
 #[tokio::main]
@@ -66,42 +72,62 @@ async fn main() {
 async fn run() -> Result<()> {
     let config = config::Config::from_args()?;
     let listener = config.listen().await?;
-    println!(
+    // Before we say we listen: a signal from then on is ours to handle.
+    let mut signals = Signals::listen()?;
+    log!(
         "{} listening on {}",
         env!("CARGO_PKG_NAME"),
         listener.local_addr()?
     );
     let db = Db::default();
     tokio::spawn(db::cron(db.clone()));
-    serve(listener, db, PubSub::default()).await
+    let shutdown = Shutdown::new();
+    // The accept loop runs until a signal comes. Leaving the `select!`
+    // drops it, and the listener with it: no client is accepted after.
+    let signal = tokio::select! {
+        result = serve(listener, db, PubSub::default(), &shutdown) => return result,
+        signal = signals.next() => signal,
+    };
+    let (closed, still_open) = shutdown.finish(&mut signals).await;
+    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    if still_open > 0 {
+        let grace = shutdown::GRACE.as_secs();
+        last_line.push_str(&format!(", {still_open} cut off after {grace} s"));
+    }
+    // Blocks this thread for a moment at most: nothing else is left to run.
+    log::finish(last_line, Duration::from_millis(500));
+    Ok(())
 }
 // ANCHOR_END: main
 
 // ANCHOR: serve
-/// Accepts clients forever, and serves each in a task of its own.
-async fn serve(listener: TcpListener, db: Db, pubsub: PubSub) -> Result<()> {
+/// Accepts clients until the server shuts down, and serves each in a task
+/// of its own.
+async fn serve(listener: TcpListener, db: Db, pubsub: PubSub, shutdown: &Shutdown) -> Result<()> {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 // A failed accept (say, too many open files) is about one
                 // client, not the server: wait a moment and go on.
-                eprintln!("accept failed: {error}");
+                log!("accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        println!("{peer} connected");
+        log!("{peer} connected");
         // A task is not a thread: it costs the memory of its state (here,
         // mostly the client's buffer: a few KiB), not a stack of its own.
         // Tokio runs thousands of them on a handful of threads, switching at
         // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
-        // this loop iteration.
+        // this loop iteration. It owns its notice of the shutdown too: when
+        // the task ends, the notice is dropped, and the server knows.
+        let mut notice = shutdown.notice();
         let (db, pubsub) = (db.clone(), pubsub.clone());
         tokio::spawn(async move {
-            match handle_client(socket, db, pubsub).await {
-                Ok(()) => println!("{peer} left"),
-                Err(error) => println!("{peer} dropped: {error}"),
+            match handle_client(socket, db, pubsub, &mut notice).await {
+                Ok(()) => log!("{peer} left"),
+                Err(error) => log!("{peer} dropped: {error}"),
             }
         });
     }
@@ -111,10 +137,16 @@ async fn serve(listener: TcpListener, db: Db, pubsub: PubSub) -> Result<()> {
 // ANCHOR: handle_client
 /// Runs every command the client sends, and writes the messages published
 /// to it, until it leaves, sends QUIT, breaks the protocol, or is cut off.
-async fn handle_client(socket: TcpStream, db: Db, pubsub: PubSub) -> std::io::Result<()> {
+async fn handle_client(
+    socket: TcpStream,
+    db: Db,
+    pubsub: PubSub,
+    notice: &mut Notice,
+) -> std::io::Result<()> {
     // Its side of Pub/Sub: dropped when this function returns, however it
     // returns, which unsubscribes it from everything.
     let mut client = pubsub.client();
+    let mut session = Session::default();
     let mut connection = Connection::new(socket, client.outbox());
     loop {
         // Run every whole command already read; their replies collect in
@@ -126,7 +158,7 @@ async fn handle_client(socket: TcpStream, db: Db, pubsub: PubSub) -> std::io::Re
                 Err(error) => {
                     // The stream is out of step: we cannot know where the
                     // next command starts. Say why, and close, as Redis does.
-                    connection.queue(&Reply::error(&error));
+                    connection.queue(&Reply::Error(error.reply_text()));
                     connection.close().await?;
                     return Err(std::io::Error::new(
                         std::io::ErrorKind::InvalidData,
@@ -141,7 +173,7 @@ async fn handle_client(socket: TcpStream, db: Db, pubsub: PubSub) -> std::io::Re
             };
             let quit = matches!(command, Ok(Command::Quit));
             let reply = match command {
-                Ok(command) => command.execute(&db, &mut client),
+                Ok(command) => command.execute(&db, &mut session, &mut client),
                 // A bad command gets its error; the connection goes on.
                 Err(error) => error,
             };
@@ -158,8 +190,18 @@ async fn handle_client(socket: TcpStream, db: Db, pubsub: PubSub) -> std::io::Re
         // messages published meanwhile.
         connection.flush().await?;
         // More commands, or more messages.
-        if !connection.read_more().await? {
-            return Ok(());
+        // Wait for more bytes, or for the shutdown: it ends the connection
+        // here, between batches, after the replies to what was read are
+        // written. `biased` tries the read first, so a command that arrived
+        // before the signal is answered.
+        tokio::select! {
+            biased;
+            more = connection.read_more() => {
+                if !more? {
+                    return Ok(());
+                }
+            }
+            () = notice.received() => return Ok(()),
         }
     }
 }

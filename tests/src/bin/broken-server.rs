@@ -84,6 +84,9 @@ enum Mode {
     /// the next line, whatever its declared length, so a value holding
     /// `\n` answers once and then once more for each line of the value.
     LineReader,
+    /// Answers PINGs right, a thread per client, but logs each client with
+    /// a plain print on its accept loop, and leaves signals to kill it.
+    LogsEachClient,
 }
 
 impl Mode {
@@ -137,6 +140,12 @@ fn main() {
         } else if mode == Mode::ExitsAfterFirstClient {
             serve(stream, mode);
             return;
+        } else if mode == Mode::LogsEachClient {
+            // Waits when nobody reads stdout, and the accept loop with it.
+            if let Ok(peer) = stream.peer_addr() {
+                println!("{peer} connected");
+            }
+            std::thread::spawn(move || serve(stream, mode));
         } else {
             std::thread::spawn(move || serve(stream, mode));
         }

@@ -20,6 +20,7 @@ pub mod stage_14_chat_presence;
 pub mod stage_15_pub_sub;
 pub mod stage_16_sets;
 pub mod stage_17_sorted_sets;
+pub mod stage_18_sorted_set_ranges;
 pub mod stage_19_chat_on_redis;
 pub mod stage_20_web_chat;
 
@@ -49,6 +50,7 @@ static ALL: &[&Stage] = &[
     &stage_15_pub_sub::STAGE,
     &stage_16_sets::STAGE,
     &stage_17_sorted_sets::STAGE,
+    &stage_18_sorted_set_ranges::STAGE,
     &stage_19_chat_on_redis::STAGE,
     &stage_20_web_chat::STAGE,
 ];

@@ -3,13 +3,14 @@
 //! bytes); protocol errors in Redis's words, then a close; Redis's limits
 //! (64 KiB before a line end, 512 MB in a bulk string, 1M arguments);
 //! inline commands, as typed into telnet; what client libraries send when
-//! they connect; QUIT.
+//! they connect, and the name a client gives itself; QUIT.
 
 use std::time::Duration;
 
 use super::expect_errors;
 use crate::check::{Check, Context, Failure, Stage};
 use crate::client::Client;
+use crate::escape::escape;
 use crate::resp::{self, Reply};
 
 pub static STAGE: Stage = Stage {
@@ -28,7 +29,7 @@ pub static STAGE: Stage = Stage {
             run: protocol_errors_in_redis_words,
         },
         Check {
-            title: "more than 64 KiB without a line end is refused: an inline command, an array's header, a bulk string's header",
+            title: "more than 64 KiB without a line end is refused: an inline command, an array's header, a bulk string's header, a line whose end a zero byte hides",
             run: a_line_without_end_is_refused,
         },
         Check {
@@ -44,8 +45,12 @@ pub static STAGE: Stage = Stage {
             run: answers_inline_commands,
         },
         Check {
-            title: "answers what client libraries send when they connect",
+            title: "answers what client libraries send when they connect, and keeps the name a client gives itself",
             run: answers_client_handshakes,
+        },
+        Check {
+            title: "answers CLIENT SETINFO, which client libraries send since Redis 7.2",
+            run: answers_client_setinfo,
         },
         Check {
             title: "QUIT replies +OK and closes the connection",
@@ -99,6 +104,8 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
     let long_arg = context.rng.word().repeat(30);
     let middle = "m".repeat(context.rng.between(20, 60));
     let nul = format!("{word}\0after");
+    // Past a C `int`, which Redis reads a database index as.
+    let huge_index = (2_147_483_648 + context.rng.between(0, 1 << 40)).to_string();
     let crlf = format!("line\r\n{word}");
     let unknown: [(&[u8], Vec<&[u8]>); 4] = [
         (
@@ -143,6 +150,22 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
             vec![b"CONFIG", b"nope"],
             "ERR unknown subcommand 'nope'. Try CONFIG HELP.",
         ),
+        (
+            vec![b"CLIENT", b"SETNAME"],
+            "ERR wrong number of arguments for 'client|setname' command",
+        ),
+        (
+            vec![b"client", b"getname", word.as_bytes()],
+            "ERR wrong number of arguments for 'client|getname' command",
+        ),
+        (
+            vec![b"COMMAND", b"count", word.as_bytes()],
+            "ERR wrong number of arguments for 'command|count' command",
+        ),
+        (
+            vec![b"SELECT", huge_index.as_bytes()],
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ),
     ] {
         cases.push((args, Reply::error(error)));
     }
@@ -154,7 +177,9 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
          cut at 128 bytes, then each argument quoted and followed by a space until the list \
          reaches 128 bytes, the last one cut to fit; a \\0 ends a name or an argument there \
          (Redis formats them as C strings), and \\r or \\n become spaces, so the error stays \
-         one line.",
+         one line. A subcommand's arity error names it in lower case, `client|setname`; a \
+         database index that does not fit a C int (Redis reads one as an int) gets Redis's own \
+         error, grammar and all.",
     )?;
     client.expect_nothing_more()
 }
@@ -163,7 +188,7 @@ fn errors_as_redis(context: &mut Context) -> Result<(), Failure> {
 fn expect_protocol_error(
     context: &mut Context,
     bytes: &[u8],
-    error: &str,
+    error: impl AsRef<[u8]>,
     why: &str,
 ) -> Result<(), Failure> {
     let mut client = context.connect()?;
@@ -174,7 +199,9 @@ fn expect_protocol_error(
              it cannot know where the next command would start."
         ))
     };
-    client.expect(&Reply::error(error)).map_err(explain)?;
+    client
+        .expect(&Reply::Error(error.as_ref().to_vec()))
+        .map_err(explain)?;
     client.expect_closed().map_err(explain)
 }
 
@@ -222,6 +249,20 @@ fn protocol_errors_in_redis_words(context: &mut Context) -> Result<(), Failure> 
     for (bytes, error, why) in cases {
         expect_protocol_error(context, bytes, error, why)?;
     }
+    let byte = context.rng.between(0x80, 0xff) as u8;
+    expect_protocol_error(
+        context,
+        &[&b"*2\r\n$3\r\nGET\r\n"[..], &[byte], b"foo\r\n"].concat(),
+        [
+            &b"ERR Protocol error: expected '$', got '"[..],
+            &[byte],
+            b"'",
+        ]
+        .concat(),
+        "An argument is not a bulk string. The error quotes the byte that came as that one \
+         byte, even one of 0x80 or more, which is not UTF-8 on its own: Redis prints it with C's \
+         %c, a byte, not a character.",
+    )?;
     server_goes_on(context)
 }
 
@@ -229,7 +270,7 @@ fn a_line_without_end_is_refused(context: &mut Context) -> Result<(), Failure> {
     let length = context.rng.between(65_537, 80_000);
     context.title(format!(
         "more than 64 KiB without a line end is refused: an inline command, an array's header, \
-         a bulk string's header ({length} bytes each)"
+         a bulk string's header, a line whose end a zero byte hides ({length} bytes each)"
     ));
     let inline = vec![b'A'; length];
     let mut header = b"*".to_vec();
@@ -248,6 +289,28 @@ fn a_line_without_end_is_refused(context: &mut Context) -> Result<(), Failure> {
     for (bytes, error) in cases {
         expect_protocol_error(context, bytes, error, &why)?;
     }
+    // Redis looks for a line end with C's `strchr`, which stops at a zero
+    // byte: a line with one before its end has not ended, however many
+    // lines follow.
+    let word = context.rng.word();
+    let mut client = context.connect()?;
+    let explain = |failure: Failure| {
+        failure.explain(
+            "An inline command holds a zero byte before its line end. Redis looks for the line \
+             end with C's strchr, which stops at a zero byte: to Redis the line has not ended, \
+             so nothing is answered, and once more than 64 KiB wait without a line end it \
+             answers `too big inline request` and closes.",
+        )
+    };
+    client.send(format!("ECHO {word}\0{word}\r\nPING\r\n").as_bytes())?;
+    client
+        .expect_open_and_quiet(Duration::from_millis(300))
+        .map_err(explain)?;
+    client.send(&vec![b'A'; length])?;
+    client
+        .expect(&Reply::error("ERR Protocol error: too big inline request"))
+        .map_err(explain)?;
+    client.expect_closed().map_err(explain)?;
     server_goes_on(context)
 }
 
@@ -332,9 +395,10 @@ fn answers_client_handshakes(context: &mut Context) -> Result<(), Failure> {
     let explain = |failure: Failure| {
         failure.explain(
             "redis-cli, redis-benchmark, redis-py and the `redis` crate send these when they \
-             connect. Answer as Redis 7.2 does: CLIENT SETINFO, CLIENT SETNAME and SELECT 0 \
-             with +OK, CLIENT GETNAME with nil, COMMAND DOCS with an array, COMMAND COUNT with \
-             an integer, CONFIG GET with the names and values it knows.",
+             connect. Answer as Redis does: CLIENT SETNAME and SELECT 0 with +OK, CLIENT GETNAME \
+             with the name this connection was given (nil before, or after an empty name), \
+             COMMAND DOCS with an array, COMMAND COUNT with an integer, CONFIG GET with each \
+             name it knows once, spelled as asked, and its value.",
         )
     };
     let name = context.rng.word();
@@ -342,12 +406,8 @@ fn answers_client_handshakes(context: &mut Context) -> Result<(), Failure> {
         .command(&[b"CLIENT", b"GETNAME"], &Reply::NullBulk)
         .map_err(explain)?;
     for (args, expected) in [
-        (
-            vec![&b"CLIENT"[..], b"SETINFO", b"LIB-NAME", b"course-tester"],
-            ok(),
-        ),
-        (vec![b"client", b"setinfo", b"LIB-VER", b"1.0.0"], ok()),
-        (vec![b"CLIENT", b"SETNAME", name.as_bytes()], ok()),
+        (vec![&b"CLIENT"[..], b"SETNAME", name.as_bytes()], ok()),
+        (vec![b"client", b"getname"], Reply::bulk(&name)),
         (vec![b"SELECT", b"0"], ok()),
         (
             vec![b"CONFIG", b"GET", b"appendonly"],
@@ -360,6 +420,45 @@ fn answers_client_handshakes(context: &mut Context) -> Result<(), Failure> {
     ] {
         client.command(&args, &expected).map_err(explain)?;
     }
+    // Each name once, spelled as first asked; in any order, as Redis's is
+    // its hash table's, which changes from run to run.
+    let (save, appendonly) = (
+        context.rng.random_case("save"),
+        context.rng.random_case("appendonly"),
+    );
+    let (save_pair, appendonly_pair) = (
+        [Reply::bulk(&save), Reply::bulk("")],
+        [Reply::bulk(&appendonly), Reply::bulk("no")],
+    );
+    let either_order = [
+        Reply::Array([save_pair.clone(), appendonly_pair.clone()].concat()),
+        Reply::Array([appendonly_pair, save_pair].concat()),
+    ];
+    let asked: [&[u8]; 6] = [
+        b"CONFIG",
+        b"GET",
+        save.as_bytes(),
+        appendonly.as_bytes(),
+        b"SAVE",
+        b"nope",
+    ];
+    client.send(&resp::command(&asked))?;
+    let reply = client
+        .expect_matching("an array", |reply: &Reply| matches!(reply, Reply::Array(_)))
+        .map_err(explain)?;
+    if !either_order.contains(&reply) {
+        let sent: Vec<String> = asked.iter().map(|arg| escape(arg)).collect();
+        return Err(Failure::new(format!(
+            "wrong reply: expected {} (or its two pairs the other way round), got {}",
+            either_order[0].describe(),
+            reply.describe()
+        ))
+        .detail("sent", sent.join(" "))
+        .explain(
+            "CONFIG GET answers each parameter it knows once, named as it was first asked \
+             (`SAVE` gets `SAVE`), followed by its value; one it does not know is left out.",
+        ));
+    }
     client.send(&resp::command(&[b"COMMAND", b"DOCS"]))?;
     client
         .expect_matching("an array", |reply: &Reply| matches!(reply, Reply::Array(_)))
@@ -371,6 +470,63 @@ fn answers_client_handshakes(context: &mut Context) -> Result<(), Failure> {
             |reply: &Reply| matches!(reply, Reply::Integer(n) if *n >= 0),
         )
         .map_err(explain)?;
+    // The name is this connection's, not the server's.
+    let mut other = context.connect()?;
+    other
+        .command(&[b"CLIENT", b"GETNAME"], &Reply::NullBulk)
+        .map_err(|failure| {
+            failure.explain(
+                "A new connection has no name: the name CLIENT SETNAME gives belongs to the \
+                 connection that sent it.",
+            )
+        })?;
+    // A name with a space, or any byte outside `!` to `~`, is refused and
+    // leaves the name as it was; an empty one clears it.
+    let refused = format!("{name} {}", context.rng.word());
+    client
+        .command(
+            &[b"CLIENT", b"SETNAME", refused.as_bytes()],
+            &Reply::error(
+                "ERR Client names cannot contain spaces, newlines or special characters.",
+            ),
+        )
+        .map_err(|failure| {
+            failure.explain(
+                "A client's name is one word of printable ASCII (bytes `!` to `~`), as Redis \
+                 wants it: it shows in CLIENT LIST, one client a line, fields split at spaces.",
+            )
+        })?;
+    for (args, expected) in [
+        (vec![&b"CLIENT"[..], b"GETNAME"], Reply::bulk(&name)),
+        (vec![b"CLIENT", b"SETNAME", b""], ok()),
+        (vec![b"CLIENT", b"GETNAME"], Reply::NullBulk),
+    ] {
+        client.command(&args, &expected).map_err(|failure| {
+            failure.explain(
+                "A refused name leaves the name as it was; an empty name clears it, and \
+                 CLIENT GETNAME answers nil again.",
+            )
+        })?;
+    }
+    client.command(&[b"PING"], &pong())?;
+    client.expect_nothing_more()?;
+    other.expect_nothing_more()
+}
+
+fn answers_client_setinfo(context: &mut Context) -> Result<(), Failure> {
+    let mut client = context.connect()?;
+    for args in [
+        vec![&b"CLIENT"[..], b"SETINFO", b"LIB-NAME", b"course-tester"],
+        vec![b"client", b"setinfo", b"LIB-VER", b"1.0.0"],
+    ] {
+        client.command(&args, &ok()).map_err(|failure| {
+            failure.explain(
+                "redis-py, the `redis` crate and other client libraries name themselves with \
+                 CLIENT SETINFO when they connect. Answer +OK, as Redis 7.2 does (the command \
+                 is newer than Redis 7.0).",
+            )
+        })?;
+    }
     client.command(&[b"PING"], &pong())?;
     client.expect_nothing_more()
 }

@@ -5,6 +5,7 @@
 use std::time::{Duration, Instant};
 
 use super::chat::{expect_line, is_presence_notice, join, join_named, line, send_line};
+use super::stage_04_concurrent_clients::expect_clean_exit;
 use crate::check::{Check, Context, Failure, Stage};
 use crate::lines::Line;
 
@@ -45,6 +46,10 @@ pub static STAGE: Stage = Stage {
         Check {
             title: "control characters and escape sequences are stripped, invalid UTF-8 replaced",
             run: strips_control_characters,
+        },
+        Check {
+            title: "on SIGTERM: every client gets what was sent to it, then \"* server shutting down\", then the close; exit status 0",
+            run: shuts_down_on_sigterm,
         },
     ],
 };
@@ -300,4 +305,47 @@ fn strips_control_characters(context: &mut Context) -> Result<(), Failure> {
         .expect(&line("evil> red bell tabhere caf\u{fffd}"))
         .map_err(explain)?;
     receiver.expect_nothing_more()
+}
+
+/// The line every client reads last when the server shuts down.
+const SHUTTING_DOWN: &str = "* server shutting down";
+
+fn shuts_down_on_sigterm(context: &mut Context) -> Result<(), Failure> {
+    let count = context.rng.between(5, 30);
+    let word = context.rng.word();
+    let mut clients = join_named(context, 2)?;
+    let sender = clients[0].1.clone();
+    // Lines for client 2, which it does not read yet; then a /nick, whose
+    // answer says the server has handled every line before it: they are
+    // all on their way to client 2 (in its outbox, or its socket) before
+    // the signal.
+    let lines: String = (1..=count).map(|n| format!("{word} {n}\n")).collect();
+    clients[0].0.send(lines.as_bytes())?;
+    let renamed = format!("{word}x");
+    send_line(&mut clients[0].0, &format!("/nick {renamed}"))?;
+    expect_line(&mut clients[0].0, &line(format!("* you are now {renamed}")))?;
+    context.server.signal("TERM");
+    let explain = |failure: Failure| {
+        failure.explain(format!(
+            "The tester sent SIGTERM. The server must stop accepting, queue \"{SHUTTING_DOWN}\" \
+             for every client after what is already queued for it, write it all, close every \
+             connection, and exit with status 0, within a moment (a grace period of a second \
+             or two)."
+        ))
+    };
+    let receiver = &mut clients[1].0;
+    for n in 1..=count {
+        expect_line(receiver, &line(format!("{sender}> {word} {n}"))).map_err(|failure| {
+            failure.explain(format!(
+                "These {count} lines were sent to the server, and handled (its answer to a \
+                 /nick after them came back), before the signal: a shutdown must not lose them."
+            ))
+        })?;
+    }
+    expect_line(receiver, &line(format!("* {sender} is now {renamed}"))).map_err(explain)?;
+    for (client, _) in &mut clients {
+        expect_line(client, &line(SHUTTING_DOWN)).map_err(explain)?;
+        client.expect_closed().map_err(explain)?;
+    }
+    expect_clean_exit(context, "TERM")
 }

@@ -432,6 +432,7 @@ fn killed_process(context: &mut Context) -> Result<(), Failure> {
     rename_all(context, &mut users)?;
     let (gone, gone_nick) = users.pop().ok_or_else(|| Failure::new("no client"))?;
     b.signal("KILL");
+    b.wait_for_exit(Duration::from_secs(3));
     drop(gone);
     let started = Instant::now();
     let (client, nick) = &mut users[0];
@@ -493,7 +494,7 @@ fn killed_process(context: &mut Context) -> Result<(), Failure> {
 }
 
 fn stopped_process(context: &mut Context) -> Result<(), Failure> {
-    let mut b = context.start_another()?;
+    let b = context.start_another()?;
     let mut users = Vec::new();
     join_on(context, &mut users, context.server.address(), "A")?;
     join_on(context, &mut users, b.address(), "B")?;

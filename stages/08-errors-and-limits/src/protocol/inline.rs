@@ -16,14 +16,23 @@ pub fn parse_inline(
     searched: &mut usize,
 ) -> Result<Option<Vec<Bytes>>, ProtocolError> {
     let from = (*searched).min(buffer.len());
-    let Some(newline) = buffer[from..].iter().position(|&byte| byte == b'\n') else {
-        *searched = buffer.len();
-        if buffer.len() > MAX_INLINE_LENGTH {
-            return Err(ProtocolError::TooBigInlineRequest);
+    let stop = buffer[from..]
+        .iter()
+        .position(|&byte| byte == b'\n' || byte == 0)
+        .map(|offset| from + offset);
+    let newline = match stop {
+        Some(at) if buffer[at] == b'\n' => at,
+        // No line end yet; or a zero byte before it, which hides it, as in
+        // Redis, which looks for `\n` with C's `strchr`, stopped by a zero
+        // byte: that line never ends, and runs into the limit.
+        _ => {
+            *searched = stop.unwrap_or(buffer.len());
+            if buffer.len() > MAX_INLINE_LENGTH {
+                return Err(ProtocolError::TooBigInlineRequest);
+            }
+            return Ok(None);
         }
-        return Ok(None);
     };
-    let newline = from + newline;
     *searched = 0;
     // (A whole line that arrived in one go is taken whatever its length,
     // as Redis does: the limit is on waiting for a line end.)
@@ -42,8 +51,7 @@ pub fn parse_inline(
 fn split_words(line: &[u8]) -> Result<Vec<Bytes>, ProtocolError> {
     let mut words = Vec::new();
     let mut i = 0;
-    // Like the C original, a NUL byte ends the line.
-    let at = |i: usize| line.get(i).copied().filter(|&byte| byte != 0);
+    let at = |i: usize| line.get(i).copied();
     loop {
         while at(i).is_some_and(is_space) {
             i += 1;

@@ -154,9 +154,40 @@ fn inline_commands_split_like_redis() {
         parse_all(b"ECHO 'a\r\n"),
         Err(ProtocolError::UnbalancedQuotes)
     );
-    // A NUL byte ends the line, as in C.
-    let commands = parse_all(b"ECHO a\0b c\r\n").unwrap();
-    assert_eq!(words(&commands[0]), [&b"ECHO"[..], b"a"]);
+}
+
+#[test]
+fn a_zero_byte_hides_the_line_end_as_in_redis() {
+    for bytes in [
+        &b"ECHO a\0b\r\nPING\r\n"[..],
+        b"*1\0\r\n",
+        b"*1\r\n$4\0\r\n",
+        b"*1\r\n\0\r\n",
+    ] {
+        // Fed whole and byte by byte: no command, and no error, until the
+        // limit.
+        assert_eq!(parse_all(bytes), Ok(Vec::new()), "{bytes:?}");
+        let mut parser = Parser::default();
+        let mut buffer = BytesMut::new();
+        for &byte in bytes {
+            buffer.extend_from_slice(&[byte]);
+            assert_eq!(parser.next_command(&mut buffer), Ok(None), "{bytes:?}");
+        }
+        buffer.extend_from_slice(&vec![b'x'; MAX_INLINE_LENGTH]);
+        assert!(parser.next_command(&mut buffer).is_err(), "{bytes:?}");
+    }
+}
+
+#[test]
+fn a_protocol_error_quotes_the_byte_as_it_came() {
+    let error = parse_all(b"*1\r\n\xe9\r\n").unwrap_err();
+    assert_eq!(error, ProtocolError::ExpectedDollar(0xe9));
+    assert_eq!(
+        error.reply_text(),
+        b"ERR Protocol error: expected '$', got '\xe9'"
+    );
+    // The type byte is looked at once its line is whole, as Redis does.
+    assert_eq!(parse_all(b"*1\r\n+foo"), Ok(Vec::new()));
 }
 
 #[test]

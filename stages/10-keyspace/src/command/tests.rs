@@ -16,7 +16,9 @@ fn error_of(words: &[&str]) -> String {
 
 /// Parses and runs one command against `db`; it must parse.
 fn run(db: &Db, words: &[&str]) -> Reply {
-    Command::parse(args(words)).unwrap().execute(db)
+    Command::parse(args(words))
+        .unwrap()
+        .execute(db, &mut Session::default())
 }
 
 fn bulk(text: &'static str) -> Reply {
@@ -317,6 +319,24 @@ fn quit_answers_ok_whatever_its_arguments() {
 }
 
 #[test]
+fn a_connection_keeps_its_name() {
+    let db = Db::default();
+    let (mut one, mut other) = (Session::default(), Session::default());
+    let run_in = |session: &mut Session, words: &[&str]| {
+        Command::parse(args(words)).unwrap().execute(&db, session)
+    };
+    assert_eq!(
+        run_in(&mut one, &["CLIENT", "SETNAME", "bob"]),
+        Reply::Simple("OK")
+    );
+    assert_eq!(run_in(&mut one, &["CLIENT", "GETNAME"]), bulk("bob"));
+    assert_eq!(run_in(&mut other, &["CLIENT", "GETNAME"]), Reply::Null);
+    // An empty name clears it.
+    run_in(&mut one, &["CLIENT", "SETNAME", ""]);
+    assert_eq!(run_in(&mut one, &["CLIENT", "GETNAME"]), Reply::Null);
+}
+
+#[test]
 fn what_clients_send_when_they_connect() {
     let db = Db::default();
     assert_eq!(run(&db, &["COMMAND", "DOCS"]), Reply::Array(Vec::new()));
@@ -328,9 +348,13 @@ fn what_clients_send_when_they_connect() {
     );
     assert_eq!(run(&db, &["client", "setname", "me"]), Reply::Simple("OK"));
     assert_eq!(run(&db, &["CLIENT", "GETNAME"]), Reply::Null);
+    // Named as asked, once each.
     assert_eq!(
-        run(&db, &["CONFIG", "GET", "SAVE", "appendonly", "other"]),
-        Reply::Array(vec![bulk("save"), bulk(""), bulk("appendonly"), bulk("no")])
+        run(
+            &db,
+            &["CONFIG", "GET", "SAVE", "appendonly", "other", "save"]
+        ),
+        Reply::Array(vec![bulk("SAVE"), bulk(""), bulk("appendonly"), bulk("no")])
     );
     assert_eq!(run(&db, &["SELECT", "0"]), Reply::Simple("OK"));
     for (words, expected) in [
@@ -363,6 +387,18 @@ fn what_clients_send_when_they_connect() {
             "ERR wrong number of arguments for 'config|get' command",
         ),
         (&["SELECT", "1"], "ERR DB index is out of range"),
+        (
+            &["SELECT", "2147483648"],
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ),
+        (
+            &["CLIENT", "SETNAME", "a b"],
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ),
+        (
+            &["CLIENT", "GETNAME", "x"],
+            "ERR wrong number of arguments for 'client|getname' command",
+        ),
         (
             &["SELECT", "x"],
             "ERR value is not an integer or out of range",
@@ -422,7 +458,7 @@ fn nothing_a_client_sends_panics_a_command() {
     for _ in 0..20_000 {
         let command: Vec<&str> = (0..below(8)).map(|_| words[below(words.len())]).collect();
         if let Ok(command) = Command::parse(args(&command)) {
-            command.execute(&db);
+            command.execute(&db, &mut Session::default());
         }
     }
 }

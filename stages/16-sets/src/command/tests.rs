@@ -20,7 +20,7 @@ fn run(db: &Db, words: &[&str]) -> Reply {
     let mut client = PubSub::default().client();
     Command::parse(args(words))
         .unwrap()
-        .execute(db, &mut client)
+        .execute(db, &mut Session::default(), &mut client)
 }
 
 fn bulk(text: &'static str) -> Reply {
@@ -407,6 +407,31 @@ fn quit_answers_ok_whatever_its_arguments() {
 }
 
 #[test]
+fn a_connection_keeps_its_name() {
+    let db = Db::default();
+    let (mut one, mut other) = (Session::default(), Session::default());
+    let mut client = PubSub::default().client();
+    let mut run_in = |session: &mut Session, words: &[&str]| {
+        Command::parse(args(words))
+            .unwrap()
+            .execute(&db, session, &mut client)
+    };
+    assert_eq!(
+        run_in(&mut one, &["CLIENT", "SETNAME", "bob"]),
+        Reply::Simple("OK")
+    );
+    assert_eq!(run_in(&mut one, &["CLIENT", "GETNAME"]), bulk("bob"));
+    assert_eq!(run_in(&mut other, &["CLIENT", "GETNAME"]), Reply::Null);
+    // An empty name clears it.
+    run_in(&mut one, &["CLIENT", "SETNAME", ""]);
+    assert_eq!(run_in(&mut one, &["CLIENT", "GETNAME"]), Reply::Null);
+    // So does RESET.
+    run_in(&mut one, &["CLIENT", "SETNAME", "bob"]);
+    assert_eq!(run_in(&mut one, &["RESET"]), Reply::Simple("RESET"));
+    assert_eq!(run_in(&mut one, &["CLIENT", "GETNAME"]), Reply::Null);
+}
+
+#[test]
 fn what_clients_send_when_they_connect() {
     let db = Db::default();
     assert_eq!(run(&db, &["COMMAND", "DOCS"]), Reply::Array(Vec::new()));
@@ -418,9 +443,13 @@ fn what_clients_send_when_they_connect() {
     );
     assert_eq!(run(&db, &["client", "setname", "me"]), Reply::Simple("OK"));
     assert_eq!(run(&db, &["CLIENT", "GETNAME"]), Reply::Null);
+    // Named as asked, once each.
     assert_eq!(
-        run(&db, &["CONFIG", "GET", "SAVE", "appendonly", "other"]),
-        Reply::Array(vec![bulk("save"), bulk(""), bulk("appendonly"), bulk("no")])
+        run(
+            &db,
+            &["CONFIG", "GET", "SAVE", "appendonly", "other", "save"]
+        ),
+        Reply::Array(vec![bulk("SAVE"), bulk(""), bulk("appendonly"), bulk("no")])
     );
     assert_eq!(run(&db, &["SELECT", "0"]), Reply::Simple("OK"));
     for (words, expected) in [
@@ -453,6 +482,18 @@ fn what_clients_send_when_they_connect() {
             "ERR wrong number of arguments for 'config|get' command",
         ),
         (&["SELECT", "1"], "ERR DB index is out of range"),
+        (
+            &["SELECT", "2147483648"],
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ),
+        (
+            &["CLIENT", "SETNAME", "a b"],
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ),
+        (
+            &["CLIENT", "GETNAME", "x"],
+            "ERR wrong number of arguments for 'client|getname' command",
+        ),
         (
             &["SELECT", "x"],
             "ERR value is not an integer or out of range",
@@ -534,7 +575,7 @@ fn nothing_a_client_sends_panics_a_command() {
             Command::parse(args(&command))
         };
         if let Ok(command) = command {
-            command.execute(&db, &mut client);
+            command.execute(&db, &mut Session::default(), &mut client);
         }
     }
 }
@@ -649,12 +690,17 @@ fn ping_in_subscribed_mode_and_reset() {
     let db = Db::default();
     let mut client = PubSub::default().client();
     let subscribe = Command::parse(args(&["SUBSCRIBE", "a"])).unwrap();
-    assert_eq!(subscribe.execute(&db, &mut client), Reply::Queued);
+    assert_eq!(
+        subscribe.execute(&db, &mut Session::default(), &mut client),
+        Reply::Queued
+    );
     assert!(client.is_subscribed());
     let mut ping = |words: &[&str]| {
-        Command::parse_subscribed(args(words))
-            .unwrap()
-            .execute(&db, &mut client)
+        Command::parse_subscribed(args(words)).unwrap().execute(
+            &db,
+            &mut Session::default(),
+            &mut client,
+        )
     };
     assert_eq!(ping(&["PING"]), Reply::Array(vec![bulk("pong"), bulk("")]));
     assert_eq!(

@@ -1,5 +1,7 @@
-//! Stage 17's sorted set against redis-server's, in one run: throughput of
-//! ZADD, ZRANK, ZRANGE and ZREM, pipelined and not, and memory per member.
+//! Stage 18's sorted set against redis-server's, in one run: throughput of
+//! ZADD, ZRANK, ZRANGE by rank and by score, ZCOUNT and ZREM, pipelined and
+//! not, and memory per member. Stage 18 is stage 17's skip list with the
+//! ranges by score: the figures both have in common hold for stage 17 too.
 //!
 //! ```text
 //! cargo run --release -p maintainer --bin zset-bench        (just bench-zset)
@@ -13,9 +15,13 @@
 //! without pipelining, `ZRANK bench __rand_int__`, and last `ZREM bench
 //! __rand_int__`. `ZRANGE bench start start+9` from a random rank is sent
 //! by this program: redis-benchmark writes `__rand_int__` with leading
-//! zeros, which Redis refuses as an index. The servers take turns, test by
+//! zeros, which Redis refuses as an index (but reads as a score: `ZRANGE
+//! bench __rand_int__ +inf BYSCORE LIMIT 0 10` and `ZCOUNT bench
+//! __rand_int__ __rand_int__`, a range of a third of the set on average,
+//! or empty, are sent by redis-benchmark). The servers take turns, test by
 //! test, so that a noisy moment falls on neither side only; the tests that
-//! change nothing (ZRANK, ZRANGE) run twice, and each side's best counts.
+//! change nothing (ZRANK, ZRANGE, ZCOUNT) run twice, and each side's best
+//! counts.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -124,7 +130,7 @@ fn main() {
             std::process::exit(1);
         })
     };
-    let ours = start(stages::find(17).expect("stage 17").reference());
+    let ours = start(stages::find(18).expect("stage 18").reference());
     let redis_command = "redis-server --save '' --appendonly no";
     let theirs = start(ServerSpec::Command(redis_command.to_string()));
     let servers = [&ours, &theirs];
@@ -135,7 +141,7 @@ fn main() {
     );
     println!(
         "{:<30} {:>4} {:>10} {:>14} {:>7}",
-        "test", "-P", "stage 17", "redis-server", "ratio"
+        "test", "-P", "stage 18", "redis-server", "ratio"
     );
     let row = |name: &str, pipeline: usize, figures: [f64; 2]| {
         println!(
@@ -173,6 +179,12 @@ fn main() {
         row("ZRANK random member", pipeline, figures);
         let figures = best_of_two(&|port| zrange_ten(port, ranks, pipeline));
         row("ZRANGE 10 from a random rank", pipeline, figures);
+        let by_score = "ZRANGE bench __rand_int__ +inf BYSCORE LIMIT 0 10";
+        let figures = best_of_two(&|port| redis_benchmark(port, REQUESTS, pipeline, by_score));
+        row("ZRANGE BYSCORE 10 from a score", pipeline, figures);
+        let zcount = "ZCOUNT bench __rand_int__ __rand_int__";
+        let figures = best_of_two(&|port| redis_benchmark(port, REQUESTS, pipeline, zcount));
+        row("ZCOUNT random range", pipeline, figures);
     }
     for pipeline in [1, 16] {
         let zrem = "ZREM bench __rand_int__";
@@ -182,7 +194,7 @@ fn main() {
 
     println!();
     println!("memory after the fill (resident memory's growth / members):");
-    for (index, name) in ["stage 17", "redis-server"].iter().enumerate() {
+    for (index, name) in ["stage 18", "redis-server"].iter().enumerate() {
         let grown = after[index].saturating_sub(before[index]) * 1024;
         println!(
             "{name:<14} {:>8} members, {:>6.1} MiB, {:>6.1} bytes a member",

@@ -1,0 +1,963 @@
+use super::*;
+use crate::pubsub::PubSub;
+
+fn args(words: &[&str]) -> Vec<Bytes> {
+    words
+        .iter()
+        .map(|w| Bytes::copy_from_slice(w.as_bytes()))
+        .collect()
+}
+
+fn error_of(words: &[&str]) -> String {
+    match Command::parse(args(words)) {
+        Err(Reply::Error(text)) => String::from_utf8(text).unwrap(),
+        other => panic!("{words:?}: {other:?}"),
+    }
+}
+
+/// Parses and runs one command against `db`; it must parse.
+fn run(db: &Db, words: &[&str]) -> Reply {
+    let mut client = PubSub::default().client();
+    Command::parse(args(words))
+        .unwrap()
+        .execute(db, &mut Session::default(), &mut client)
+}
+
+fn bulk(text: &'static str) -> Reply {
+    Reply::Bulk(Bytes::from_static(text.as_bytes()))
+}
+
+#[test]
+fn ping_and_echo_in_any_case() {
+    let db = Db::default();
+    assert_eq!(run(&db, &["PING"]), Reply::Simple("PONG"));
+    assert_eq!(run(&db, &["ping", "hi"]), bulk("hi"));
+    assert_eq!(run(&db, &["eChO", "a b"]), bulk("a b"));
+    assert_eq!(run(&db, &["ECHO", ""]), bulk(""));
+}
+
+#[test]
+fn errors_as_redis_words_them() {
+    assert_eq!(
+        error_of(&["FOO", "a", "b"]),
+        "ERR unknown command 'FOO', with args beginning with: 'a' 'b' "
+    );
+    assert_eq!(
+        error_of(&["foo"]),
+        "ERR unknown command 'foo', with args beginning with: "
+    );
+    assert_eq!(
+        error_of(&["ECHO"]),
+        "ERR wrong number of arguments for 'echo' command"
+    );
+    assert_eq!(
+        error_of(&["echo", "a", "b"]),
+        "ERR wrong number of arguments for 'echo' command"
+    );
+    assert_eq!(
+        error_of(&["PING", "a", "b"]),
+        "ERR wrong number of arguments for 'ping' command"
+    );
+    assert_eq!(
+        error_of(&["gEt"]),
+        "ERR wrong number of arguments for 'get' command"
+    );
+    assert_eq!(
+        error_of(&["SET", "k"]),
+        "ERR wrong number of arguments for 'set' command"
+    );
+}
+
+#[test]
+fn an_unknown_command_quotes_at_most_128_bytes_of_arguments() {
+    let long = "x".repeat(200);
+    let text = error_of(&["nope", &long, "more"]);
+    let quoted = text.split_once("beginning with: ").unwrap().1;
+    assert_eq!(quoted, format!("'{}' ", "x".repeat(128)));
+    // The list stops once it reaches 128 bytes; the last one is cut to fit.
+    let twenty = "y".repeat(20);
+    let text = error_of(&["nope", &long[..100], &twenty, &twenty, &twenty]);
+    let quoted = text.split_once("beginning with: ").unwrap().1;
+    assert_eq!(quoted, format!("'{}' '{twenty}' 'yy' ", &long[..100]));
+    // The name is cut at 128 bytes too.
+    let text = error_of(&[&long]);
+    assert_eq!(
+        text,
+        format!(
+            "ERR unknown command '{}', with args beginning with: ",
+            "x".repeat(128)
+        )
+    );
+}
+
+#[test]
+fn an_unknown_command_ends_each_string_at_a_nul_byte() {
+    assert_eq!(
+        error_of(&["no\0pe", "a\0b"]),
+        "ERR unknown command 'no', with args beginning with: 'a' "
+    );
+}
+
+#[test]
+fn set_and_get_run_against_the_db() {
+    let db = Db::default();
+    assert_eq!(run(&db, &["GET", "k"]), Reply::Null);
+    assert_eq!(run(&db, &["SET", "k", "v"]), Reply::Simple("OK"));
+    assert_eq!(run(&db, &["get", "k"]), bulk("v"));
+    assert_eq!(run(&db, &["SET", "k", "w"]), Reply::Simple("OK"));
+    assert_eq!(run(&db, &["GET", "k"]), bulk("w"));
+}
+
+#[test]
+fn set_option_errors_in_redis_order() {
+    for (words, expected) in [
+        (&["SET", "k", "v", "FOO"][..], "ERR syntax error"),
+        (&["SET", "k", "v", "EX"], "ERR syntax error"),
+        (&["SET", "k", "v", "NX", "XX"], "ERR syntax error"),
+        (&["SET", "k", "v", "EX", "1", "PX", "5"], "ERR syntax error"),
+        (&["SET", "k", "v", "KEEPTTL", "EX", "1"], "ERR syntax error"),
+        (&["SET", "k", "v", "EX", "1", "KEEPTTL"], "ERR syntax error"),
+        // The shape is checked before the number.
+        (&["SET", "k", "v", "EX", "abc", "FOO"], "ERR syntax error"),
+        (
+            &["SET", "k", "v", "EX", "abc"],
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            &["SET", "k", "v", "EX", "0"],
+            "ERR invalid expire time in 'set' command",
+        ),
+        (
+            &["SET", "k", "v", "PX", "-5"],
+            "ERR invalid expire time in 'set' command",
+        ),
+        (
+            &["SET", "k", "v", "EX", "9223372036854775"],
+            "ERR invalid expire time in 'set' command",
+        ),
+        (
+            &["SET", "k", "v", "PXAT", "0"],
+            "ERR invalid expire time in 'set' command",
+        ),
+    ] {
+        assert_eq!(error_of(words), expected, "{words:?}");
+    }
+}
+
+#[test]
+fn set_options_in_any_case_and_order() {
+    let command = Command::parse(args(&["set", "k", "v", "nx", "px", "100", "get"])).unwrap();
+    let Command::Set {
+        condition,
+        expiry,
+        return_old,
+        ..
+    } = command
+    else {
+        panic!("{command:?}");
+    };
+    assert_eq!(condition, Condition::IfAbsent);
+    assert!(return_old);
+    assert!(matches!(expiry, Expiry::At(_)));
+    // The same time option twice: the last one counts.
+    assert!(Command::parse(args(&["SET", "k", "v", "EX", "1", "ex", "2"])).is_ok());
+    let keep = Command::parse(args(&["SET", "k", "v", "KEEPTTL"])).unwrap();
+    assert!(matches!(
+        keep,
+        Command::Set {
+            expiry: Expiry::Keep,
+            ..
+        }
+    ));
+}
+
+#[test]
+fn set_options_run_against_the_db() {
+    let db = Db::default();
+    assert_eq!(run(&db, &["SET", "k", "v", "XX"]), Reply::Null);
+    assert_eq!(run(&db, &["SET", "k", "v", "NX"]), Reply::Simple("OK"));
+    assert_eq!(run(&db, &["SET", "k", "w", "NX"]), Reply::Null);
+    assert_eq!(run(&db, &["SET", "k", "w", "GET"]), bulk("v"));
+    assert_eq!(run(&db, &["SET", "new", "w", "GET"]), Reply::Null);
+    assert_eq!(run(&db, &["GET", "k"]), bulk("w"));
+    assert_eq!(
+        run(&db, &["SET", "gone", "v", "PXAT", "1"]),
+        Reply::Simple("OK")
+    );
+    assert_eq!(run(&db, &["GET", "gone"]), Reply::Null);
+}
+
+#[test]
+fn ttl_and_pttl_round_as_redis_does() {
+    let db = Db::default();
+    assert_eq!(run(&db, &["TTL", "missing"]), Reply::Integer(-2));
+    assert_eq!(run(&db, &["pttl", "missing"]), Reply::Integer(-2));
+    run(&db, &["SET", "forever", "v"]);
+    assert_eq!(run(&db, &["TTL", "forever"]), Reply::Integer(-1));
+    assert_eq!(run(&db, &["PTTL", "forever"]), Reply::Integer(-1));
+    // 2.6 s left is 3 s to TTL (rounded to the nearest second), and PTTL
+    // counts a started millisecond as a whole one.
+    run(&db, &["SET", "k", "v", "PX", "2600"]);
+    assert_eq!(run(&db, &["TTL", "k"]), Reply::Integer(3));
+    let Reply::Integer(left) = run(&db, &["PTTL", "k"]) else {
+        panic!("PTTL answers an integer");
+    };
+    assert!((2590..=2600).contains(&left), "{left}");
+    run(&db, &["SET", "k", "v", "PX", "2400"]);
+    assert_eq!(run(&db, &["TTL", "k"]), Reply::Integer(2));
+    run(&db, &["SET", "k", "w", "KEEPTTL"]);
+    assert_eq!(run(&db, &["TTL", "k"]), Reply::Integer(2));
+    run(&db, &["SET", "k", "v"]);
+    assert_eq!(run(&db, &["TTL", "k"]), Reply::Integer(-1));
+    assert_eq!(whole_milliseconds(Duration::from_nanos(1)), 1);
+    assert_eq!(whole_milliseconds(Duration::from_millis(1500)), 1500);
+    assert_eq!(
+        error_of(&["TTL"]),
+        "ERR wrong number of arguments for 'ttl' command"
+    );
+    assert_eq!(
+        error_of(&["PTTL", "a", "b"]),
+        "ERR wrong number of arguments for 'pttl' command"
+    );
+}
+
+#[test]
+fn dbsize_counts_the_keys() {
+    let db = Db::default();
+    assert_eq!(run(&db, &["DBSIZE"]), Reply::Integer(0));
+    run(&db, &["SET", "a", "1"]);
+    run(&db, &["SET", "b", "2", "EX", "100"]);
+    run(&db, &["SET", "a", "3"]);
+    assert_eq!(run(&db, &["dbsize"]), Reply::Integer(2));
+    assert_eq!(
+        error_of(&["DBSIZE", "x"]),
+        "ERR wrong number of arguments for 'dbsize' command"
+    );
+}
+
+#[test]
+fn key_space_commands() {
+    let db = Db::default();
+    assert_eq!(run(&db, &["SET", "a", "1"]), Reply::Simple("OK"));
+    assert_eq!(
+        run(&db, &["SET", "b", "2", "PX", "2600"]),
+        Reply::Simple("OK")
+    );
+    assert_eq!(run(&db, &["EXISTS", "a", "a", "zz"]), Reply::Integer(2));
+    assert_eq!(run(&db, &["keys", "a*"]), Reply::Array(vec![bulk("a")]));
+    assert_eq!(run(&db, &["KEYS", "nothing*"]), Reply::Array(Vec::new()));
+    assert_eq!(run(&db, &["DEL", "a", "a", "zz"]), Reply::Integer(1));
+    assert_eq!(run(&db, &["FLUSHALL", "async"]), Reply::Simple("OK"));
+    assert_eq!(run(&db, &["DBSIZE"]), Reply::Integer(0));
+    assert_eq!(run(&db, &["flushall"]), Reply::Simple("OK"));
+    assert_eq!(run(&db, &["FLUSHALL", "SYNC"]), Reply::Simple("OK"));
+    for (words, expected) in [
+        (&["FLUSHALL", "now"][..], "ERR syntax error"),
+        (&["FLUSHALL", "ASYNC", "SYNC"], "ERR syntax error"),
+        (&["DEL"], "ERR wrong number of arguments for 'del' command"),
+        (
+            &["EXISTS"],
+            "ERR wrong number of arguments for 'exists' command",
+        ),
+        (
+            &["KEYS"],
+            "ERR wrong number of arguments for 'keys' command",
+        ),
+        (
+            &["KEYS", "a", "b"],
+            "ERR wrong number of arguments for 'keys' command",
+        ),
+    ] {
+        assert_eq!(error_of(words), expected, "{words:?}");
+    }
+}
+
+const WRONGTYPE: &str = "WRONGTYPE Operation against a key holding the wrong kind of value";
+
+fn wrong_type() -> Reply {
+    Reply::Error(WRONGTYPE.as_bytes().to_vec())
+}
+
+#[test]
+fn set_commands() {
+    let db = Db::default();
+    assert_eq!(run(&db, &["SADD", "s", "a", "b", "a"]), Reply::Integer(2));
+    assert_eq!(run(&db, &["sadd", "s", "b", "c"]), Reply::Integer(1));
+    assert_eq!(run(&db, &["SCARD", "s"]), Reply::Integer(3));
+    assert_eq!(run(&db, &["SISMEMBER", "s", "c"]), Reply::Integer(1));
+    assert_eq!(run(&db, &["SISMEMBER", "s", "z"]), Reply::Integer(0));
+    assert_eq!(run(&db, &["TYPE", "s"]), Reply::Simple("set"));
+    let Reply::Array(mut members) = run(&db, &["SMEMBERS", "s"]) else {
+        panic!("an array")
+    };
+    members.sort_by_key(|member| format!("{member:?}"));
+    assert_eq!(members, vec![bulk("a"), bulk("b"), bulk("c")]);
+    assert_eq!(run(&db, &["SREM", "s", "a", "z"]), Reply::Integer(1));
+    assert_eq!(run(&db, &["SREM", "s", "b", "c"]), Reply::Integer(2));
+    assert_eq!(run(&db, &["EXISTS", "s"]), Reply::Integer(0), "emptied");
+    assert_eq!(run(&db, &["TYPE", "s"]), Reply::Simple("none"));
+    assert_eq!(run(&db, &["SMEMBERS", "s"]), Reply::Array(Vec::new()));
+    assert_eq!(run(&db, &["SCARD", "s"]), Reply::Integer(0));
+    assert_eq!(run(&db, &["SREM", "s", "a"]), Reply::Integer(0));
+}
+
+#[test]
+fn each_command_refuses_the_other_type() {
+    let db = Db::default();
+    run(&db, &["SET", "str", "v"]);
+    run(&db, &["SADD", "set", "m"]);
+    assert_eq!(run(&db, &["TYPE", "str"]), Reply::Simple("string"));
+    for words in [
+        &["SADD", "str", "m"][..],
+        &["SREM", "str", "m"],
+        &["SMEMBERS", "str"],
+        &["SISMEMBER", "str", "m"],
+        &["SCARD", "str"],
+        &["GET", "set"],
+        &["SET", "set", "v", "GET"],
+    ] {
+        assert_eq!(run(&db, words), wrong_type(), "{words:?}");
+    }
+    assert_eq!(
+        run(&db, &["TYPE", "set"]),
+        Reply::Simple("set"),
+        "unchanged"
+    );
+    // A plain SET replaces a value of any type.
+    assert_eq!(run(&db, &["SET", "set", "v", "NX"]), Reply::Null);
+    assert_eq!(run(&db, &["SET", "set", "v"]), Reply::Simple("OK"));
+    assert_eq!(run(&db, &["GET", "set"]), bulk("v"));
+    assert_eq!(run(&db, &["DEL", "str", "set"]), Reply::Integer(2));
+    for (words, expected) in [
+        (
+            &["SADD", "s"][..],
+            "ERR wrong number of arguments for 'sadd' command",
+        ),
+        (
+            &["srem", "s"],
+            "ERR wrong number of arguments for 'srem' command",
+        ),
+        (
+            &["SMEMBERS"],
+            "ERR wrong number of arguments for 'smembers' command",
+        ),
+        (
+            &["SISMEMBER", "s"],
+            "ERR wrong number of arguments for 'sismember' command",
+        ),
+        (
+            &["SCARD", "a", "b"],
+            "ERR wrong number of arguments for 'scard' command",
+        ),
+        (
+            &["TYPE"],
+            "ERR wrong number of arguments for 'type' command",
+        ),
+    ] {
+        assert_eq!(error_of(words), expected, "{words:?}");
+    }
+}
+
+#[test]
+fn sorted_set_commands() {
+    let db = Db::default();
+    assert_eq!(
+        run(&db, &["ZADD", "z", "2", "b", "1", "a", "3", "a"]),
+        Reply::Integer(2)
+    );
+    assert_eq!(run(&db, &["ZADD", "z", "1.5", "c"]), Reply::Integer(1));
+    assert_eq!(run(&db, &["ZSCORE", "z", "a"]), bulk("3"));
+    assert_eq!(run(&db, &["ZSCORE", "z", "c"]), bulk("1.5"));
+    assert_eq!(run(&db, &["ZSCORE", "z", "x"]), Reply::Null);
+    assert_eq!(run(&db, &["ZRANK", "z", "a"]), Reply::Integer(2));
+    assert_eq!(run(&db, &["ZRANK", "z", "x"]), Reply::Null);
+    assert_eq!(run(&db, &["ZCARD", "z"]), Reply::Integer(3));
+    assert_eq!(
+        run(&db, &["ZRANGE", "z", "0", "-1"]),
+        Reply::Array(vec![bulk("c"), bulk("b"), bulk("a")])
+    );
+    assert_eq!(
+        run(&db, &["zrange", "z", "-2", "100", "withscores"]),
+        Reply::Array(vec![bulk("b"), bulk("2"), bulk("a"), bulk("3")])
+    );
+    assert_eq!(
+        run(&db, &["ZRANGE", "z", "2", "1"]),
+        Reply::Array(Vec::new())
+    );
+    assert_eq!(run(&db, &["TYPE", "z"]), Reply::Simple("zset"));
+    assert_eq!(run(&db, &["ZREM", "z", "a", "b", "x"]), Reply::Integer(2));
+    assert_eq!(run(&db, &["ZREM", "z", "c"]), Reply::Integer(1));
+    assert_eq!(run(&db, &["EXISTS", "z"]), Reply::Integer(0), "emptied");
+    assert_eq!(run(&db, &["ZCARD", "z"]), Reply::Integer(0));
+    assert_eq!(
+        run(&db, &["ZRANGE", "z", "0", "-1"]),
+        Reply::Array(Vec::new())
+    );
+    assert_eq!(
+        run(&db, &["EXISTS", "z"]),
+        Reply::Integer(0),
+        "reads create nothing"
+    );
+    run(&db, &["SET", "s", "v"]);
+    assert_eq!(run(&db, &["ZADD", "s", "1", "a"]), wrong_type());
+    assert_eq!(run(&db, &["ZRANGE", "s", "0", "-1"]), wrong_type());
+    assert_eq!(run(&db, &["ZCARD", "s"]), wrong_type());
+    run(&db, &["ZADD", "z", "1", "a"]);
+    assert_eq!(run(&db, &["GET", "z"]), wrong_type());
+    assert_eq!(run(&db, &["SCARD", "z"]), wrong_type());
+    for (words, expected) in [
+        (
+            &["ZADD", "z", "1"][..],
+            "ERR wrong number of arguments for 'zadd' command",
+        ),
+        (&["ZADD", "z", "1", "a", "2"], "ERR syntax error"),
+        (&["ZADD", "z", "x", "a"], "ERR value is not a valid float"),
+        (
+            &["ZADD", "z", "1", "a", "nan", "b"],
+            "ERR value is not a valid float",
+        ),
+        (
+            &["ZSCORE", "z"],
+            "ERR wrong number of arguments for 'zscore' command",
+        ),
+        (
+            &["zrank", "z"],
+            "ERR wrong number of arguments for 'zrank' command",
+        ),
+        (
+            &["ZCARD"],
+            "ERR wrong number of arguments for 'zcard' command",
+        ),
+        (
+            &["ZREM", "z"],
+            "ERR wrong number of arguments for 'zrem' command",
+        ),
+        (
+            &["ZRANGE", "z", "0"],
+            "ERR wrong number of arguments for 'zrange' command",
+        ),
+        (
+            &["ZRANGE", "z", "a", "1"],
+            "ERR value is not an integer or out of range",
+        ),
+        (&["ZRANGE", "z", "a", "1", "foo"], "ERR syntax error"),
+    ] {
+        assert_eq!(error_of(words), expected, "{words:?}");
+    }
+    assert_eq!(
+        run(&db, &["ZSCORE", "z", "a"]),
+        bulk("1"),
+        "a bad ZADD changes nothing"
+    );
+}
+
+/// Each reply as redis-server 7.0.15 gave it to the same commands.
+#[test]
+fn sorted_set_ranges_and_options() {
+    let db = Db::default();
+    let bulks = |items: &[&'static str]| Reply::Array(items.iter().map(|i| bulk(i)).collect());
+    run(
+        &db,
+        &[
+            "ZADD", "z", "1", "a", "2", "b", "3", "c", "4", "d", "5", "e",
+        ],
+    );
+    for (words, expected) in [
+        (
+            &["ZRANGE", "z", "(1", "3", "BYSCORE"][..],
+            bulks(&["b", "c"]),
+        ),
+        (
+            &["ZRANGE", "z", "3", "1", "byscore", "rev"],
+            bulks(&["c", "b", "a"]),
+        ),
+        (
+            &[
+                "ZRANGE", "z", "+inf", "-inf", "BYSCORE", "REV", "LIMIT", "1", "2",
+            ],
+            bulks(&["d", "c"]),
+        ),
+        (
+            &["ZRANGE", "z", "0", "1", "REV", "WITHSCORES"],
+            bulks(&["e", "5", "d", "4"]),
+        ),
+        (
+            &[
+                "ZRANGEBYSCORE",
+                "z",
+                "-inf",
+                "(3",
+                "LIMIT",
+                "1",
+                "-1",
+                "WITHSCORES",
+            ],
+            bulks(&["b", "2"]),
+        ),
+        (
+            &["ZRANGE", "z", "1", "2", "BYSCORE", "LIMIT", "-1", "5"],
+            bulks(&[]),
+        ),
+        (
+            &["ZRANGE", "z", "0", "-1", "LIMIT", "3", "-1"],
+            bulks(&["a", "b", "c", "d", "e"]),
+        ),
+        (&["ZCOUNT", "z", "(1", "+inf"], Reply::Integer(4)),
+        (&["ZCOUNT", "z", "3", "1"], Reply::Integer(0)),
+        (&["ZREVRANK", "z", "a"], Reply::Integer(4)),
+        (&["ZREVRANK", "z", "x"], Reply::Null),
+        (&["ZREMRANGEBYRANK", "z", "-1", "-1"], Reply::Integer(1)),
+        (&["ZREMRANGEBYSCORE", "z", "(1", "3"], Reply::Integer(2)),
+        (&["ZRANGE", "z", "0", "-1"], bulks(&["a", "d"])),
+        (&["ZADD", "z", "NX", "9", "a", "7", "f"], Reply::Integer(1)),
+        (
+            &["ZADD", "z", "XX", "CH", "0", "a", "1", "g"],
+            Reply::Integer(1),
+        ),
+        (
+            &["ZADD", "z", "GT", "CH", "-1", "a", "8", "d"],
+            Reply::Integer(1),
+        ),
+        (&["ZADD", "z", "CH", "1", "h", "2", "h"], Reply::Integer(2)),
+        (&["ZADD", "z", "INCR", "2.5", "a"], bulk("2.5")),
+        (&["ZADD", "z", "LT", "INCR", "1", "a"], Reply::Null),
+        (&["ZINCRBY", "z", "inf", "a"], bulk("inf")),
+        (
+            &["ZINCRBY", "z", "-inf", "a"],
+            Reply::error("resulting score is not a number (NaN)"),
+        ),
+        (&["ZADD", "z", "NX", "INCR", "-inf", "a"], Reply::Null),
+        (&["ZADD", "new", "XX", "1", "a"], Reply::Integer(0)),
+        (&["EXISTS", "new"], Reply::Integer(0)),
+        (
+            &["ZREMRANGEBYSCORE", "z", "-inf", "+inf"],
+            Reply::Integer(4),
+        ),
+        (&["EXISTS", "z"], Reply::Integer(0)),
+    ] {
+        assert_eq!(run(&db, words), expected, "{words:?}");
+    }
+    for (words, expected) in [
+        (
+            &["ZADD", "z", "NX", "XX", "1", "a"][..],
+            "ERR XX and NX options at the same time are not compatible",
+        ),
+        (
+            &["ZADD", "z", "GT", "LT", "1", "a"],
+            "ERR GT, LT, and/or NX options at the same time are not compatible",
+        ),
+        (
+            &["ZADD", "z", "INCR", "1", "a", "2", "b"],
+            "ERR INCR option supports a single increment-element pair",
+        ),
+        (&["ZADD", "z", "NX", "1"], "ERR syntax error"),
+        (
+            &["ZRANGE", "z", "a", "1", "BYSCORE"],
+            "ERR min or max is not a float",
+        ),
+        (
+            &["ZCOUNT", "z", "(nan", "1"],
+            "ERR min or max is not a float",
+        ),
+        (
+            &["ZRANGE", "z", "0", "1", "LIMIT", "0", "1"],
+            "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX",
+        ),
+        (&["ZRANGE", "z", "0", "1", "REV", "REV"], "ERR syntax error"),
+        (&["ZRANGE", "z", "0", "1", "BYLEX"], "ERR syntax error"),
+        (&["ZRANGEBYSCORE", "z", "0", "1", "REV"], "ERR syntax error"),
+        (
+            &["ZRANGE", "z", "0", "1", "BYSCORE", "LIMIT", "x", "1"],
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            &["ZINCRBY", "z", "1"],
+            "ERR wrong number of arguments for 'zincrby' command",
+        ),
+        (
+            &["ZREMRANGEBYRANK", "z", "0", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+    ] {
+        assert_eq!(error_of(words), expected, "{words:?}");
+    }
+}
+
+#[test]
+fn debug_htstats_in_redis_words() {
+    let db = Db::default();
+    run(&db, &["SET", "a", "1"]);
+    let Reply::Bulk(text) = run(&db, &["debug", "htstats", "0"]) else {
+        panic!("a bulk string");
+    };
+    assert!(text.starts_with(b"[Dictionary HT]\nHash table 0 stats (main hash table):\n"));
+    assert!(text.ends_with(b"[Expires HT]\nHash table 0 stats (main hash table):\nNo stats available for empty dictionaries\n"));
+    for (words, expected) in [
+        (
+            &["DEBUG"][..],
+            "ERR wrong number of arguments for 'debug' command",
+        ),
+        (
+            &["DEBUG", "HTSTATS"],
+            "ERR unknown subcommand or wrong number of arguments for 'HTSTATS'. Try DEBUG HELP.",
+        ),
+        (
+            &["debug", "htstats", "0", "full"],
+            "ERR unknown subcommand or wrong number of arguments for 'htstats'. Try DEBUG HELP.",
+        ),
+        (
+            &["DEBUG", "FOO"],
+            "ERR unknown subcommand or wrong number of arguments for 'FOO'. Try DEBUG HELP.",
+        ),
+        (&["DEBUG", "HTSTATS", "1"], "ERR Out of range database"),
+        (&["DEBUG", "HTSTATS", "-1"], "ERR Out of range database"),
+        (
+            &["DEBUG", "HTSTATS", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            &["DEBUG", "HTSTATS", "00"],
+            "ERR value is not an integer or out of range",
+        ),
+    ] {
+        assert_eq!(error_of(words), expected, "{words:?}");
+    }
+}
+
+#[test]
+fn quit_answers_ok_whatever_its_arguments() {
+    let db = Db::default();
+    assert_eq!(Command::parse(args(&["quit", "now"])), Ok(Command::Quit));
+    assert_eq!(run(&db, &["QUIT"]), Reply::Simple("OK"));
+}
+
+#[test]
+fn a_connection_keeps_its_name() {
+    let db = Db::default();
+    let (mut one, mut other) = (Session::default(), Session::default());
+    let mut client = PubSub::default().client();
+    let mut run_in = |session: &mut Session, words: &[&str]| {
+        Command::parse(args(words))
+            .unwrap()
+            .execute(&db, session, &mut client)
+    };
+    assert_eq!(
+        run_in(&mut one, &["CLIENT", "SETNAME", "bob"]),
+        Reply::Simple("OK")
+    );
+    assert_eq!(run_in(&mut one, &["CLIENT", "GETNAME"]), bulk("bob"));
+    assert_eq!(run_in(&mut other, &["CLIENT", "GETNAME"]), Reply::Null);
+    // An empty name clears it.
+    run_in(&mut one, &["CLIENT", "SETNAME", ""]);
+    assert_eq!(run_in(&mut one, &["CLIENT", "GETNAME"]), Reply::Null);
+    // So does RESET.
+    run_in(&mut one, &["CLIENT", "SETNAME", "bob"]);
+    assert_eq!(run_in(&mut one, &["RESET"]), Reply::Simple("RESET"));
+    assert_eq!(run_in(&mut one, &["CLIENT", "GETNAME"]), Reply::Null);
+}
+
+#[test]
+fn what_clients_send_when_they_connect() {
+    let db = Db::default();
+    assert_eq!(run(&db, &["COMMAND", "DOCS"]), Reply::Array(Vec::new()));
+    assert_eq!(run(&db, &["COMMAND"]), Reply::Array(Vec::new()));
+    assert_eq!(run(&db, &["command", "count"]), Reply::Integer(42));
+    assert_eq!(
+        run(&db, &["CLIENT", "SETINFO", "LIB-NAME", "redis-py"]),
+        Reply::Simple("OK")
+    );
+    assert_eq!(run(&db, &["client", "setname", "me"]), Reply::Simple("OK"));
+    assert_eq!(run(&db, &["CLIENT", "GETNAME"]), Reply::Null);
+    // Named as asked, once each.
+    assert_eq!(
+        run(
+            &db,
+            &["CONFIG", "GET", "SAVE", "appendonly", "other", "save"]
+        ),
+        Reply::Array(vec![bulk("SAVE"), bulk(""), bulk("appendonly"), bulk("no")])
+    );
+    assert_eq!(run(&db, &["SELECT", "0"]), Reply::Simple("OK"));
+    for (words, expected) in [
+        (
+            &["CLIENT", "FOO"][..],
+            "ERR unknown subcommand 'FOO'. Try CLIENT HELP.",
+        ),
+        (
+            &["CLIENT"],
+            "ERR wrong number of arguments for 'client' command",
+        ),
+        (
+            &["CLIENT", "SETNAME"],
+            "ERR wrong number of arguments for 'client|setname' command",
+        ),
+        (
+            &["COMMAND", "COUNT", "x"],
+            "ERR wrong number of arguments for 'command|count' command",
+        ),
+        (
+            &["COMMAND", "FOO"],
+            "ERR unknown subcommand 'FOO'. Try COMMAND HELP.",
+        ),
+        (
+            &["CONFIG", "SET", "save", ""],
+            "ERR unknown subcommand 'SET'. Try CONFIG HELP.",
+        ),
+        (
+            &["CONFIG", "GET"],
+            "ERR wrong number of arguments for 'config|get' command",
+        ),
+        (&["SELECT", "1"], "ERR DB index is out of range"),
+        (
+            &["SELECT", "2147483648"],
+            "ERR value is out of range, value must between -2147483648 and 2147483647",
+        ),
+        (
+            &["CLIENT", "SETNAME", "a b"],
+            "ERR Client names cannot contain spaces, newlines or special characters.",
+        ),
+        (
+            &["CLIENT", "GETNAME", "x"],
+            "ERR wrong number of arguments for 'client|getname' command",
+        ),
+        (
+            &["SELECT", "x"],
+            "ERR value is not an integer or out of range",
+        ),
+        (
+            &["SELECT"],
+            "ERR wrong number of arguments for 'select' command",
+        ),
+    ] {
+        assert_eq!(error_of(words), expected, "{words:?}");
+    }
+}
+
+#[test]
+fn nothing_a_client_sends_panics_a_command() {
+    let words = [
+        "SET",
+        "GET",
+        "k",
+        "v",
+        "NX",
+        "XX",
+        "EX",
+        "PX",
+        "EXAT",
+        "PXAT",
+        "KEEPTTL",
+        "0",
+        "1",
+        "-1",
+        "9223372036854775807",
+        "-9223372036854775808",
+        "abc",
+        "TTL",
+        "PTTL",
+        "DBSIZE",
+        "PING",
+        "ECHO",
+        "DEBUG",
+        "HTSTATS",
+        "DEL",
+        "EXISTS",
+        "KEYS",
+        "*",
+        "FLUSHALL",
+        "ASYNC",
+        "TYPE",
+        "SADD",
+        "SREM",
+        "SMEMBERS",
+        "SISMEMBER",
+        "SCARD",
+        "ZADD",
+        "ZSCORE",
+        "ZRANK",
+        "ZCARD",
+        "ZREM",
+        "ZRANGE",
+        "WITHSCORES",
+        "ZINCRBY",
+        "ZREVRANK",
+        "ZRANGEBYSCORE",
+        "ZCOUNT",
+        "ZREMRANGEBYRANK",
+        "ZREMRANGEBYSCORE",
+        "BYSCORE",
+        "REV",
+        "LIMIT",
+        "(1",
+        "NX",
+        "GT",
+        "LT",
+        "CH",
+        "INCR",
+        "inf",
+        "-inf",
+        "1.5",
+        "SUBSCRIBE",
+        "PSUBSCRIBE",
+        "UNSUBSCRIBE",
+        "PUNSUBSCRIBE",
+        "PUBLISH",
+        "PUBSUB",
+        "CHANNELS",
+        "NUMSUB",
+        "NUMPAT",
+        "RESET",
+        "",
+    ];
+    let db = Db::default();
+    let mut client = PubSub::default().client();
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut below = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for _ in 0..20_000 {
+        let command: Vec<&str> = (0..below(8)).map(|_| words[below(words.len())]).collect();
+        let command = if client.is_subscribed() {
+            Command::parse_subscribed(args(&command))
+        } else {
+            Command::parse(args(&command))
+        };
+        if let Ok(command) = command {
+            command.execute(&db, &mut Session::default(), &mut client);
+        }
+    }
+}
+
+#[test]
+fn pubsub_commands_parse_with_redis_errors() {
+    assert_eq!(
+        Command::parse(args(&["psubscribe", "a*", "b"])),
+        Ok(Command::Subscribe(Kind::Pattern, args(&["a*", "b"])))
+    );
+    assert_eq!(
+        Command::parse(args(&["UNSUBSCRIBE"])),
+        Ok(Command::Unsubscribe(Kind::Channel, Vec::new()))
+    );
+    assert_eq!(
+        Command::parse(args(&["pubsub", "channels", "n*"])),
+        Ok(Command::Channels(Some(Bytes::from_static(b"n*"))))
+    );
+    assert_eq!(
+        Command::parse(args(&["PUBSUB", "NUMSUB"])),
+        Ok(Command::NumSub(Vec::new()))
+    );
+    // Each as redis-server 7.0.15 words it.
+    for (words, expected) in [
+        (
+            &["SUBSCRIBE"][..],
+            "ERR wrong number of arguments for 'subscribe' command",
+        ),
+        (
+            &["psubscribe"],
+            "ERR wrong number of arguments for 'psubscribe' command",
+        ),
+        (
+            &["PUBLISH", "ch"],
+            "ERR wrong number of arguments for 'publish' command",
+        ),
+        (
+            &["PUBSUB"],
+            "ERR wrong number of arguments for 'pubsub' command",
+        ),
+        (
+            &["PUBSUB", "foo", "bar"],
+            "ERR unknown subcommand 'foo'. Try PUBSUB HELP.",
+        ),
+        (
+            &["PUBSUB", "CHANNELS", "a", "b"],
+            "ERR unknown subcommand or wrong number of arguments for 'CHANNELS'. Try PUBSUB HELP.",
+        ),
+        (
+            &["PUBSUB", "NUMPAT", "x"],
+            "ERR wrong number of arguments for 'pubsub|numpat' command",
+        ),
+        (
+            &["RESET", "x"],
+            "ERR wrong number of arguments for 'reset' command",
+        ),
+    ] {
+        assert_eq!(error_of(words), expected, "{words:?}");
+    }
+}
+
+#[test]
+fn subscribed_mode_allows_five_commands_and_refuses_the_rest_in_redis_words() {
+    let refused = |name: &str| {
+        format!(
+            "ERR Can't execute '{name}': only (P|S)SUBSCRIBE / (P|S)UNSUBSCRIBE / PING / QUIT / \
+             RESET are allowed in this context"
+        )
+    };
+    let error_when_subscribed = |words: &[&str]| match Command::parse_subscribed(args(words)) {
+        Err(Reply::Error(text)) => String::from_utf8(text).unwrap(),
+        other => panic!("{words:?}: {other:?}"),
+    };
+    for words in [
+        &["ping"][..],
+        &["PING", "x"],
+        &["subscribe", "a"],
+        &["PUNSUBSCRIBE"],
+        &["QUIT"],
+        &["RESET"],
+    ] {
+        assert!(Command::parse_subscribed(args(words)).is_ok(), "{words:?}");
+    }
+    assert_eq!(error_when_subscribed(&["get", "k"]), refused("get"));
+    // Errors found by running the command come after the mode's.
+    assert_eq!(
+        error_when_subscribed(&["SET", "k", "v", "FOO"]),
+        refused("set")
+    );
+    assert_eq!(
+        error_when_subscribed(&["CONFIG", "GET", "save"]),
+        refused("config|get")
+    );
+    assert_eq!(
+        error_when_subscribed(&["PUBSUB", "numsub", "a"]),
+        refused("pubsub|numsub")
+    );
+    // An unknown command, or a wrong number of arguments, comes first.
+    assert_eq!(error_when_subscribed(&["GET"]), error_of(&["GET"]));
+    assert_eq!(
+        error_when_subscribed(&["nosuch", "x"]),
+        error_of(&["nosuch", "x"])
+    );
+    assert_eq!(
+        error_when_subscribed(&["CLIENT", "FOO"]),
+        "ERR unknown subcommand 'FOO'. Try CLIENT HELP."
+    );
+}
+
+#[test]
+fn ping_in_subscribed_mode_and_reset() {
+    let db = Db::default();
+    let mut client = PubSub::default().client();
+    let subscribe = Command::parse(args(&["SUBSCRIBE", "a"])).unwrap();
+    assert_eq!(
+        subscribe.execute(&db, &mut Session::default(), &mut client),
+        Reply::Queued
+    );
+    assert!(client.is_subscribed());
+    let mut ping = |words: &[&str]| {
+        Command::parse_subscribed(args(words)).unwrap().execute(
+            &db,
+            &mut Session::default(),
+            &mut client,
+        )
+    };
+    assert_eq!(ping(&["PING"]), Reply::Array(vec![bulk("pong"), bulk("")]));
+    assert_eq!(
+        ping(&["PING", "hi"]),
+        Reply::Array(vec![bulk("pong"), bulk("hi")])
+    );
+    assert_eq!(ping(&["RESET"]), Reply::Simple("RESET"));
+    assert!(!client.is_subscribed());
+    assert_eq!(run(&db, &["PING"]), Reply::Simple("PONG"));
+}

@@ -1,0 +1,313 @@
+//! A skip list whose links carry spans, as Redis's `zskiplist`: members
+//! kept in order of (score, member bytes), found in O(log n), and each
+//! link says how many places it jumps, so that a member's rank, and the
+//! member at a rank, are O(log n) too (ZRANK, ZRANGE by index).
+//!
+//! The nodes live in a `Vec` and name each other by a `u32` index: no
+//! `unsafe`, and half a pointer's size. Chapter 17 draws it, and says why
+//! a node's score, links and member are where they are.
+
+#[cfg(test)]
+mod tests;
+
+use crate::random::Random;
+
+/// The most levels a node has (Redis's `ZSKIPLIST_MAXLEVEL`).
+const MAX_HEIGHT: usize = 32;
+
+/// Node 0 is the head: it holds no member, and has every level. No link
+/// ever points back at it, so 0 also means "no next node".
+const HEAD: u32 = 0;
+const NONE: u32 = 0;
+
+/// One link of a node at one level: the next node at that level, and how
+/// many places that is along the bottom level (1 at level 0).
+#[derive(Clone, Copy, Default)]
+struct Link {
+    next: u32,
+    span: u32,
+}
+
+// ANCHOR: node
+/// A member's bytes: in place up to 22 of them, else on the heap, where
+/// even a few bytes take malloc's smallest block, 32 bytes.
+enum Member {
+    Short(u8, [u8; 22]),
+    Long(Box<[u8]>),
+}
+
+impl Member {
+    fn new(bytes: &[u8]) -> Member {
+        let mut short = [0; 22];
+        let Some(start) = short.get_mut(..bytes.len()) else {
+            return Member::Long(bytes.into());
+        };
+        start.copy_from_slice(bytes);
+        Member::Short(bytes.len() as u8, short)
+    }
+
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Member::Short(len, bytes) => &bytes[..usize::from(*len)],
+            Member::Long(bytes) => bytes,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Node {
+    score: f64,
+    level0: Link,
+    level1: Link,
+    /// Where its links above level 1, `height - 2` of them, start in `upper`.
+    upper: u32,
+    height: u8,
+}
+
+pub struct SkipList {
+    nodes: Vec<Node>,
+    /// Each node's member, apart: a search reads it only on a tied score.
+    members: Vec<Member>,
+    upper: Vec<Link>,
+    /// Nodes deleted, for the next inserts to reuse, links and all.
+    free_nodes: Vec<u32>,
+    /// How many levels are in use: the height of the tallest node.
+    height: usize,
+    len: usize,
+    random: Random,
+}
+// ANCHOR_END: node
+
+impl Default for SkipList {
+    fn default() -> SkipList {
+        let height = MAX_HEIGHT as u8;
+        SkipList {
+            nodes: vec![Node {
+                height,
+                ..Node::default()
+            }],
+            members: vec![Member::new(b"")],
+            upper: vec![Link::default(); MAX_HEIGHT - 2],
+            free_nodes: Vec::new(),
+            height: 1,
+            len: 0,
+            random: Random::new(),
+        }
+    }
+}
+
+impl SkipList {
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn member(&self, node: u32) -> &[u8] {
+        self.members[node as usize].bytes()
+    }
+
+    pub fn score(&self, node: u32) -> f64 {
+        self.nodes[node as usize].score
+    }
+
+    fn link(&self, node: u32, level: usize) -> Link {
+        let node = &self.nodes[node as usize];
+        match level {
+            0 => node.level0,
+            1 => node.level1,
+            _ => self.upper[node.upper as usize + level - 2],
+        }
+    }
+
+    fn link_mut(&mut self, node: u32, level: usize) -> &mut Link {
+        let node = &mut self.nodes[node as usize];
+        match level {
+            0 => &mut node.level0,
+            1 => &mut node.level1,
+            _ => &mut self.upper[node.upper as usize + level - 2],
+        }
+    }
+
+    // ANCHOR: insert
+    /// 1, then one more level with probability 1/4 each time (Redis's
+    /// `zslRandomLevel`): on average a node has 1.33 links.
+    fn random_height(&mut self) -> usize {
+        let mut height = 1;
+        while height < MAX_HEIGHT && self.random.below(4) == 0 {
+            height += 1;
+        }
+        height
+    }
+
+    /// The way down to `node`'s place, by its (score, member): at each
+    /// level, walk right while the next node comes before it, then go down.
+    /// Returns each level's last node before it, and that node's rank.
+    fn path_to(&self, node: u32) -> ([u32; MAX_HEIGHT], [u32; MAX_HEIGHT]) {
+        let (score, member) = (self.score(node), self.member(node));
+        let (mut last, mut rank) = ([HEAD; MAX_HEIGHT], [0; MAX_HEIGHT]);
+        let (mut node, mut traversed) = (HEAD, 0);
+        for level in (0..self.height).rev() {
+            loop {
+                let Link { next, span } = self.link(node, level);
+                let ahead = self.score(next);
+                let before = ahead < score || (ahead == score && self.member(next) < member);
+                if next == NONE || !before {
+                    break;
+                }
+                traversed += span;
+                node = next;
+            }
+            last[level] = node;
+            rank[level] = traversed;
+        }
+        (last, rank)
+    }
+
+    /// Adds a member that is not in the list yet; returns its node.
+    pub fn insert(&mut self, score: f64, member: &[u8]) -> u32 {
+        // A freed node keeps its links and its height: drawn at random and
+        // not from its member, the height is as good as a new draw.
+        let node = self.free_nodes.pop().unwrap_or_else(|| {
+            let height = self.random_height();
+            let upper = self.upper.len() as u32;
+            let upper_len = self.upper.len() + height.saturating_sub(2);
+            self.upper.resize(upper_len, Link::default());
+            self.nodes.push(Node {
+                upper,
+                height: height as u8,
+                ..Node::default()
+            });
+            self.members.push(Member::new(b""));
+            (self.nodes.len() - 1) as u32
+        });
+        self.nodes[node as usize].score = score;
+        self.members[node as usize] = Member::new(member);
+        self.link_in(node);
+        node
+    }
+
+    /// Links `node` in at its place by (score, member), on each of its
+    /// levels (Redis's `zslInsert`).
+    fn link_in(&mut self, node: u32) {
+        let (mut last, mut rank) = self.path_to(node);
+        let height = usize::from(self.nodes[node as usize].height);
+        // New levels start at the head, whose link there spans the list.
+        for level in self.height..height {
+            (last[level], rank[level]) = (HEAD, 0);
+            self.link_mut(HEAD, level).span = self.len as u32;
+        }
+        self.height = self.height.max(height);
+        for level in 0..height {
+            let before = self.link(last[level], level);
+            // How far `last[level]` is behind the new node's place.
+            let behind = rank[0] - rank[level];
+            *self.link_mut(node, level) = Link {
+                next: before.next,
+                span: before.span - behind,
+            };
+            *self.link_mut(last[level], level) = Link {
+                next: node,
+                span: behind + 1,
+            };
+        }
+        // Higher links pass over the new node: one more place each.
+        for (level, &before) in last.iter().enumerate().take(self.height).skip(height) {
+            self.link_mut(before, level).span += 1;
+        }
+        self.len += 1;
+    }
+    // ANCHOR_END: insert
+
+    // ANCHOR: unlink
+    /// Takes `node` out of every level (Redis's `zslDeleteNode`).
+    fn unlink(&mut self, node: u32) {
+        let (last, _) = self.path_to(node);
+        let height = usize::from(self.nodes[node as usize].height);
+        for (level, &before) in last.iter().enumerate().take(self.height) {
+            if level < height && self.link(before, level).next == node {
+                let Link { next, span } = self.link(node, level);
+                let link = self.link_mut(before, level);
+                link.next = next;
+                link.span = link.span + span - 1;
+            } else {
+                // A link that passes over the node is one place shorter.
+                self.link_mut(before, level).span -= 1;
+            }
+        }
+        while self.height > 1 && self.link(HEAD, self.height - 1).next == NONE {
+            self.height -= 1;
+        }
+        self.len -= 1;
+    }
+    // ANCHOR_END: unlink
+
+    /// Deletes `node`; the next insert reuses it.
+    pub fn remove(&mut self, node: u32) {
+        self.unlink(node);
+        self.members[node as usize] = Member::new(b"");
+        self.free_nodes.push(node);
+    }
+
+    /// Moves `node` to its place for a new score.
+    pub fn set_score(&mut self, node: u32, score: f64) {
+        self.unlink(node);
+        self.nodes[node as usize].score = score;
+        self.link_in(node);
+    }
+
+    // ANCHOR: rank
+    /// How many nodes come before `node`: its rank, from 0. The spans
+    /// along the way down add up to it.
+    pub fn rank(&self, node: u32) -> usize {
+        self.path_to(node).1[0] as usize
+    }
+
+    /// The node at `rank` (from 0): at each level, take every link that
+    /// does not overshoot it (Redis's `zslGetElementByRank`).
+    pub fn at_rank(&self, rank: usize) -> Option<u32> {
+        let target = u32::try_from(rank).ok()?.checked_add(1)?;
+        let (mut node, mut traversed) = (HEAD, 0);
+        for level in (0..self.height).rev() {
+            loop {
+                let Link { next, span } = self.link(node, level);
+                if next == NONE || traversed + span > target {
+                    break;
+                }
+                traversed += span;
+                node = next;
+            }
+            if traversed == target {
+                return Some(node);
+            }
+        }
+        None
+    }
+    // ANCHOR_END: rank
+
+    // ANCHOR: count_below
+    /// How many nodes have a score below `score` (or, `or_equal`, at most
+    /// `score`): the rank where a range of scores starts or ends. A search
+    /// by score alone, as Redis's `zslFirstInRange` walks: at each level,
+    /// right while the next node's score is below, then down; the spans
+    /// taken add up to the count, in O(log n).
+    pub fn count_below(&self, score: f64, or_equal: bool) -> usize {
+        let (mut node, mut traversed) = (HEAD, 0);
+        for level in (0..self.height).rev() {
+            loop {
+                let Link { next, span } = self.link(node, level);
+                let ahead = self.score(next);
+                if next == NONE || !(ahead < score || (or_equal && ahead == score)) {
+                    break;
+                }
+                traversed += span;
+                node = next;
+            }
+        }
+        traversed as usize
+    }
+    // ANCHOR_END: count_below
+
+    /// The node after `node` in order, along level 0.
+    pub fn next(&self, node: u32) -> Option<u32> {
+        Some(self.link(node, 0).next).filter(|&next| next != NONE)
+    }
+}
