@@ -61,6 +61,9 @@ struct State {
     /// The id of the last client that connected.
     last_id: ClientId,
     clients: HashMap<ClientId, Client>,
+    /// The server is shutting down: nothing from Redis is delivered any
+    /// more (its users leaving, one by one), only "* server shutting down".
+    stopping: bool,
 }
 
 struct Client {
@@ -253,7 +256,27 @@ impl Hub {
         let client = self.lock().clients.remove(&id);
         if let Some(client) = client.filter(|client| !client.nick.is_empty()) {
             if let Err(error) = self.store.leave(&client.nick).await {
-                println!("store: {error:#}");
+                log!("store: {error:#}");
+            }
+        }
+    }
+
+    /// Tells a client the server is shutting down, after what its outbox
+    /// already holds, and removes it: its outbox closes, so its writer task
+    /// writes what is queued and ends the connection. Then its user leaves
+    /// Redis, so that the other processes' users see it go.
+    pub async fn shut_down(&self, id: ClientId) {
+        let nicks = {
+            let mut state = self.lock();
+            state.stopping = true;
+            let line = Bytes::from_static(b"* server shutting down\n");
+            let mut nicks = state.deliver(To::One(id), Kind::Reply, line);
+            nicks.extend(state.clients.remove(&id).map(|client| client.nick));
+            nicks
+        };
+        for nick in nicks.iter().filter(|nick| !nick.is_empty()) {
+            if let Err(error) = self.store.leave(nick).await {
+                log!("store: {error:#}");
             }
         }
     }
@@ -261,13 +284,13 @@ impl Hub {
 
     /// Redis did not answer: logged, and the client told `line`.
     fn failed(&self, id: ClientId, error: anyhow::Error, line: &'static str) {
-        println!("store: {error:#}");
+        log!("store: {error:#}");
         self.tell(To::One(id), line);
     }
 
     /// A chat line or action: into the history and the log, and to all.
     async fn say(&self, id: ClientId, line: String) -> Result<()> {
-        println!("{line}");
+        log!("{line}");
         self.store.say(id, &line, HISTORY_LENGTH).await
     }
 
@@ -290,7 +313,7 @@ impl Hub {
             return self.store.leave(new_nick).await;
         }
         if old_nick != new_nick {
-            println!("{old_nick} is now {new_nick}");
+            log!("{old_nick} is now {new_nick}");
             self.store.listen_to(Some(new_nick), Some(old_nick)).await?;
             self.store.give_up(old_nick).await?;
             let notice = format!("* {old_nick} is now {new_nick}");
@@ -320,7 +343,7 @@ impl Hub {
         {
             0 => self.tell(To::One(from), format!("! no one is called {to}\n")),
             // The log says who wrote to whom, never what.
-            _ => println!("{nick} -> {to} (private)"),
+            _ => log!("{nick} -> {to} (private)"),
         }
         Ok(())
     }
@@ -333,6 +356,9 @@ impl Hub {
             return;
         };
         let mut state = self.lock();
+        if state.stopping {
+            return;
+        }
         let (to, kind) = match channel.strip_prefix("chat:user:") {
             Some(nick) => match state.clients.iter().find(|(_, c)| c.nick == nick) {
                 Some((&id, _)) => (To::One(id), Kind::Message(&payload)),
@@ -380,21 +406,21 @@ impl Hub {
                 }
             }
             self.store.disconnect();
-            println!("store: lost the connection; reconnecting");
+            log!("store: lost the connection; reconnecting");
             self.tell(To::All, "* lost the chat store, reconnecting\n");
             let mut delay = Duration::from_millis(100);
             messages = loop {
                 tokio::time::sleep(delay).await;
                 match self.store.connect(&self.nicks()).await {
                     Ok(messages) => break messages,
-                    Err(error) => println!("store: reconnecting: {error:#}"),
+                    Err(error) => log!("store: reconnecting: {error:#}"),
                 }
                 delay = (delay * 2).min(MAX_RECONNECT_DELAY);
             };
             if let Err(error) = self.refresh_claims().await {
-                println!("store: {error:#}");
+                log!("store: {error:#}");
             }
-            println!("store: reconnected");
+            log!("store: reconnected");
             self.tell(To::All, "* reconnected\n");
         }
     }
@@ -414,7 +440,7 @@ impl Hub {
             }
             let refreshed = self.refresh_claims().await;
             if let Err(error) = refreshed.and(self.store.members().await.map(drop)) {
-                println!("store: heartbeat: {error:#}");
+                log!("store: heartbeat: {error:#}");
             }
         }
     }
@@ -493,7 +519,7 @@ impl State {
             let Some(client) = self.clients.remove(&id) else {
                 continue;
             };
-            println!(
+            log!(
                 "server: disconnected {} (id {id}): {} bytes were waiting, it is not reading",
                 client.nick,
                 client.outbox.queued()

@@ -30,6 +30,8 @@ async fn a_clients_tasks_are_small() {
     let (id, outbox) = hub.register();
     let writer = outbox::write_outbox(write_half, outbox);
     assert!(std::mem::size_of_val(&writer) < 512);
-    let reader = handle_client(read_half, hub, id, tokio::spawn(writer));
+    let shutdown = Shutdown::new();
+    let mut notice = shutdown.notice();
+    let reader = handle_client(read_half, hub, id, tokio::spawn(writer), &mut notice);
     assert!(std::mem::size_of_val(&reader) < 1024);
 }

@@ -23,11 +23,15 @@
 //! their name, which a chat with accounts must refuse. One request per
 //! connection (no keep-alive). And those of stage 19.
 
+// First: the `log!` macro it defines is for the modules below it.
+#[macro_use]
+mod log;
 mod chat;
 mod command;
 mod config;
 mod nick;
 mod outbox;
+mod shutdown;
 mod store;
 mod web;
 
@@ -39,10 +43,10 @@ use anyhow::{Context, Result};
 use stage_20_web_chat::line::{self, Line, LineReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::signal::unix::{SignalKind, signal};
 use tokio::task::JoinHandle;
 
 use crate::chat::{ClientId, Flow, Hub};
+use crate::shutdown::{Notice, Shutdown, Signals};
 use crate::store::Store;
 
 /// How long a client that leaves gets to take the lines still queued for
@@ -85,67 +89,79 @@ async fn run() -> Result<()> {
             config.redis
         )
     })?;
-    println!(
+    // Before we say we listen: a signal from then on is ours to handle.
+    let mut signals = Signals::listen()?;
+    log!(
         "{} listening on {}",
         env!("CARGO_PKG_NAME"),
         listener.local_addr()?
     );
-    println!("the chat's state is in the Redis at {}", config.redis);
+    log!("the chat's state is in the Redis at {}", config.redis);
     warn_if_few_open_files();
     let hub = Arc::new(Hub::new(store));
     tokio::spawn(Arc::clone(&hub).follow_store(messages));
     tokio::spawn(Arc::clone(&hub).heartbeat());
-    if let Some(web) = web {
-        println!("the web page: http://{}/", web.local_addr()?);
-        tokio::spawn(web::serve_web(web, Arc::clone(&hub)));
-    }
-    tokio::select! {
-        result = serve(listener, Arc::clone(&hub)) => result,
-        result = stop_signal() => {
-            // Out of Redis now, rather than when the claims expire.
-            for nick in hub.nicks() {
-                hub.store.leave(&nick).await?;
+    let shutdown = Shutdown::new();
+    let serve_page = async {
+        match web {
+            Some(web) => {
+                log!("the web page: http://{}/", web.local_addr()?);
+                web::serve_web(web, Arc::clone(&hub), &shutdown).await
             }
-            println!("stopped: this process's users have left the chat");
-            result
+            None => std::future::pending().await,
         }
+    };
+    // The accept loops run until a signal comes. Leaving the `select!`
+    // drops them, and the listeners with them: no client is accepted after.
+    let signal = tokio::select! {
+        result = serve(listener, Arc::clone(&hub), &shutdown) => return result,
+        result = serve_page => return result,
+        signal = signals.next() => signal,
+    };
+    // Each client's task takes its user out of Redis as it closes.
+    let (closed, still_open) = shutdown.finish(&mut signals).await;
+    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    if still_open > 0 {
+        let grace = shutdown::GRACE.as_secs();
+        last_line.push_str(&format!(", {still_open} cut off after {grace} s"));
+        // Out of Redis all the same, rather than when their claims expire.
+        let leave_all = async {
+            for nick in hub.nicks() {
+                let _ = hub.store.leave(&nick).await;
+            }
+        };
+        let _ = tokio::time::timeout(Duration::from_secs(1), leave_all).await;
     }
-}
-
-/// Waits for SIGTERM (what `kill` and service managers send) or SIGINT
-/// (Ctrl-C).
-async fn stop_signal() -> Result<()> {
-    let mut terminate = signal(SignalKind::terminate())?;
-    tokio::select! {
-        _ = terminate.recv() => Ok(()),
-        result = tokio::signal::ctrl_c() => Ok(result?),
-    }
+    // Blocks this thread for a moment at most: nothing else is left to run.
+    log::finish(last_line, Duration::from_millis(500));
+    Ok(())
 }
 // ANCHOR_END: main
 
 // ANCHOR: serve
-/// Accepts clients forever, and starts each one's tasks.
-async fn serve(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
+/// Accepts clients until the server shuts down, and starts each one's
+/// tasks.
+async fn serve(listener: TcpListener, hub: Arc<Hub>, shutdown: &Shutdown) -> Result<()> {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
                 // A failed accept (say, too many open files) is about one
                 // client, not the server: wait a moment and go on.
-                eprintln!("accept failed: {error}");
+                log!("accept failed: {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
-        println!("{peer} connected");
-        connect(socket, peer, &hub);
+        log!("{peer} connected");
+        connect(socket, peer, &hub, shutdown);
     }
 }
 
 /// Joins a new client to the chat, and starts its two tasks: one reads
 /// its lines and acts on them, the other writes its outbox. The chat keeps
 /// both tasks' handles, to stop them if the client is not reading.
-fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>) {
+fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>, shutdown: &Shutdown) {
     // The writer sends what is queued in one write already; don't let
     // Nagle's algorithm hold a line back waiting for an acknowledgement.
     let _ = socket.set_nodelay(true);
@@ -156,10 +172,13 @@ fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>) {
     // Every task holds the chat: an `Arc` is a shared pointer, and cloning
     // it copies the pointer.
     let reader_hub = Arc::clone(hub);
+    // The reader owns the client's notice of the shutdown: when it ends
+    // (after its writer), the notice is dropped, and the server knows.
+    let mut notice = shutdown.notice();
     let reader = tokio::spawn(async move {
-        match handle_client(read_half, reader_hub, id, writer).await {
-            Ok(()) => println!("{peer} left"),
-            Err(error) => println!("{peer} dropped: {error}"),
+        match handle_client(read_half, reader_hub, id, writer, &mut notice).await {
+            Ok(()) => log!("{peer} left"),
+            Err(error) => log!("{peer} dropped: {error}"),
         }
     });
     hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()]);
@@ -178,6 +197,7 @@ async fn handle_client(
     hub: Arc<Hub>,
     id: ClientId,
     mut writer: JoinHandle<std::io::Result<()>>,
+    notice: &mut Notice,
 ) -> std::io::Result<()> {
     let mut lines = LineReader::default();
     // A client the chat cannot take (Redis is away) has been told so:
@@ -210,11 +230,23 @@ async fn handle_client(
         // of them), its lines pile up unwritten in the outboxes, and
         // clients that do read look as if they did not.
         tokio::task::yield_now().await;
-        match lines.read_from(&socket).await {
-            Ok(true) => {}
-            // The client closed the connection.
-            Ok(false) => break Ok(()),
-            Err(error) => break Err(error),
+        // More lines, or the shutdown (`biased`: lines that arrived before
+        // it are read first).
+        tokio::select! {
+            biased;
+            more = lines.read_from(&socket) => match more {
+                Ok(true) => {}
+                // The client closed the connection.
+                Ok(false) => break Ok(()),
+                Err(error) => break Err(error),
+            },
+            () = notice.received() => {
+                // Its last line, after what its outbox holds; its user
+                // leaves Redis; then, below, its writer writes them all and
+                // ends the connection.
+                Box::pin(hub.shut_down(id)).await;
+                break Ok(());
+            }
         }
     };
     // Leaving closes the client's outbox: its writer writes what is still

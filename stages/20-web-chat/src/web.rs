@@ -42,6 +42,7 @@ use tokio_tungstenite::tungstenite::{Error as FrameError, Message};
 use crate::CLOSE_TIMEOUT;
 use crate::chat::{ClientId, Flow, Hub};
 use crate::outbox::OutboxReceiver;
+use crate::shutdown::{Notice, Shutdown};
 
 /// The page, compiled into the server: nothing to install beside it.
 const PAGE: &str = include_str!("page.html");
@@ -60,22 +61,24 @@ const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_MESSAGE: usize = 4 * MAX_LINE;
 
 // ANCHOR: serve_web
-/// Accepts web connections forever; each one's request is read in a task
-/// of its own.
-pub async fn serve_web(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
+/// Accepts web connections until the server shuts down; each one's request
+/// is read in a task of its own.
+pub async fn serve_web(listener: TcpListener, hub: Arc<Hub>, shutdown: &Shutdown) -> Result<()> {
     loop {
         let (socket, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(error) => {
-                eprintln!("accept failed (web): {error}");
+                log!("accept failed (web): {error}");
                 tokio::time::sleep(Duration::from_millis(100)).await;
                 continue;
             }
         };
         let hub = Arc::clone(&hub);
+        // A request being read counts as a client: the shutdown waits for it.
+        let notice = shutdown.notice();
         tokio::spawn(async move {
-            if let Err(error) = handle_request(socket, peer, hub).await {
-                println!("{peer} (web) dropped: {error}");
+            if let Err(error) = handle_request(socket, peer, hub, notice).await {
+                log!("{peer} (web) dropped: {error}");
             }
         });
     }
@@ -84,7 +87,12 @@ pub async fn serve_web(listener: TcpListener, hub: Arc<Hub>) -> Result<()> {
 /// Reads one request and answers it: the page, the upgrade, or an error.
 /// Every response but the upgrade closes the connection (no keep-alive: a
 /// browser opens another connection for its next request).
-async fn handle_request(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) -> Result<()> {
+async fn handle_request(
+    mut socket: TcpStream,
+    peer: SocketAddr,
+    hub: Arc<Hub>,
+    notice: Notice,
+) -> Result<()> {
     let read = tokio::time::timeout(REQUEST_TIMEOUT, read_head(&mut socket)).await;
     let (head, after_head) = match read {
         Ok(Ok(Some(read))) => read,
@@ -102,8 +110,8 @@ async fn handle_request(mut socket: TcpStream, peer: SocketAddr, hub: Arc<Hub>) 
         ("GET", "/ws") => match request.websocket_key {
             Some(key) => {
                 let socket = upgrade(socket, key, after_head).await?;
-                println!("{peer} connected (web)");
-                connect_web(socket, peer, &hub);
+                log!("{peer} connected (web)");
+                connect_web(socket, peer, &hub, notice);
                 Ok(())
             }
             None => respond(&mut socket, "400 Bad Request", "").await,
@@ -232,16 +240,21 @@ type FrameStream = SplitStream<WebSocketStream<TcpStream>>;
 // ANCHOR: connect_web
 /// Joins a web client to the chat, as `connect` in main.rs joins an nc
 /// client: two tasks, one reading its frames, one writing its outbox.
-fn connect_web(socket: WebSocketStream<TcpStream>, peer: SocketAddr, hub: &Arc<Hub>) {
+fn connect_web(
+    socket: WebSocketStream<TcpStream>,
+    peer: SocketAddr,
+    hub: &Arc<Hub>,
+    mut notice: Notice,
+) {
     let (sink, frames) = socket.split();
     let (id, outbox) = hub.register();
     let writer = tokio::spawn(write_frames(sink, outbox, Arc::clone(hub)));
     let writer_abort = writer.abort_handle();
     let reader_hub = Arc::clone(hub);
     let reader = tokio::spawn(async move {
-        match read_frames(frames, reader_hub, id, writer).await {
-            Ok(()) => println!("{peer} left (web)"),
-            Err(error) => println!("{peer} dropped (web): {error}"),
+        match read_frames(frames, reader_hub, id, writer, &mut notice).await {
+            Ok(()) => log!("{peer} left (web)"),
+            Err(error) => log!("{peer} dropped (web): {error}"),
         }
     });
     hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()]);
@@ -255,6 +268,7 @@ async fn read_frames(
     hub: Arc<Hub>,
     id: ClientId,
     mut writer: JoinHandle<Result<(), FrameError>>,
+    notice: &mut Notice,
 ) -> Result<(), FrameError> {
     // A client the chat cannot take (Redis is away) has been told so.
     let joined = hub.join(id).await == Flow::Continue;
@@ -262,7 +276,17 @@ async fn read_frames(
         if !joined {
             break Ok(());
         }
-        let text = match frames.next().await {
+        // The next frame, or the shutdown (`biased`: frames that arrived
+        // before it are read first).
+        let next = tokio::select! {
+            biased;
+            next = frames.next() => next,
+            () = notice.received() => {
+                Box::pin(hub.shut_down(id)).await;
+                break Ok(());
+            }
+        };
+        let text = match next {
             Some(Ok(Message::Text(text))) => text,
             // Ping is answered by tungstenite itself; binary frames are
             // not our page's, and are ignored.
