@@ -53,7 +53,7 @@ impl Context<'_> {
     }
 
     /// [`Context::start_another`], with `arguments` after `--redis URL`
-    /// (stage 20's `--web-port N`).
+    /// (stage 21's `--web-port N`).
     pub fn start_another_with(&mut self, arguments: &str) -> Result<Server, Failure> {
         let arguments = format!("{}{arguments}", self.store_argument());
         self.start_process_with(&arguments)

@@ -1,4 +1,4 @@
-//! Just enough JSON to read what stage 20's server sends its web page:
+//! Just enough JSON to read what stage 21's server sends its web page:
 //! `{"type":"line","text":"..."}` and `{"type":"members","nicks":[...]}`,
 //! written by a learner's program in any language, so with any spacing and
 //! key order, and any escapes JSON allows.

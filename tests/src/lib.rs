@@ -11,7 +11,7 @@
 //! [`binary`] and [`lines`] (reading replies of stages 2-10, 11 and the chat
 //! stages), [`htstats`] (stage 9's window on a server's hash table), [`server`]
 //! (the process under test), [`client`] (a connection with timeouts and
-//! expectations), [`web`] and [`json`] (stage 20's page and WebSocket),
+//! expectations), [`web`] and [`json`] (stage 21's page and WebSocket),
 //! [`check`] (checks, failures, the runner), [`stages`] (the spec).
 //!
 //! Around them, the course for a learner: [`learner`] (their registered

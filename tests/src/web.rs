@@ -1,4 +1,4 @@
-//! Stage 20's web port as the tester uses it: a plain HTTP GET (the page),
+//! Stage 21's web port as the tester uses it: a plain HTTP GET (the page),
 //! and a WebSocket client that sends lines as text frames and reads the
 //! server's JSON frames, `{"type":"line","text":"..."}` and
 //! `{"type":"members","nicks":[...]}`, with any spacing and key order.

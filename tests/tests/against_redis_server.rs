@@ -98,8 +98,9 @@ fn the_chat_on_redis_passes_its_checks_with_redis_server_as_its_store() {
         return;
     };
     println!("{version}");
-    // Stage 19, and stage 20 (its page and WebSocket, on the same store).
-    for number in [19, 20] {
+    // Stage 19, stage 20 (a killed process, a restarted store), and stage
+    // 21 (its page and WebSocket, on the same store).
+    for number in [19, 20, 21] {
         let stage = stages::find(number).unwrap();
         let mut settings = RunSettings::new(
             stage.reference(),

@@ -81,6 +81,7 @@ macro_rules! checks_of {
     (@ $server:literal, 18) => { checks_of!(@test passes_stage_18_checks, $server, 18); };
     (@ $server:literal, 19) => { checks_of!(@test passes_stage_19_checks, $server, 19); };
     (@ $server:literal, 20) => { checks_of!(@test passes_stage_20_checks, $server, 20); };
+    (@ $server:literal, 21) => { checks_of!(@test passes_stage_21_checks, $server, 21); };
 }
 
 stage!(stage_01_bind_port, 1, []);
@@ -108,8 +109,10 @@ stage!(stage_17_sorted_sets, 17, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16]);
 stage!(stage_18_sorted_set_ranges, 18, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16, 17]);
 // The chat again, its state in Redis: stage 14's, across processes.
 stage!(stage_19_chat_on_redis, 19, [12, 13, 14]);
+// Then surviving its faults: a process killed, Redis restarted.
+stage!(stage_20_chat_faults, 20, [12, 13, 14, 19]);
 // And in a browser: a web page beside nc, on the same chat.
-stage!(stage_20_web_chat, 20, [12, 13, 14, 19]);
+stage!(stage_21_web_chat, 21, [12, 13, 14, 19, 20]);
 
 /// Every stage the tester knows has its line above, with the stages it
 /// builds on as `Stage::builds_on` says (a new stage must be added there).

@@ -1,6 +1,6 @@
-//! Stage 20's page in a real browser: headless Chromium, driven through
+//! Stage 21's page in a real browser: headless Chromium, driven through
 //! WebDriver (`chromedriver`), chats with an nc user across two processes of
-//! the reference `stage-20-web-chat` that share one Redis.
+//! the reference `stage-21-web-chat` that share one Redis.
 //!
 //! Two pages (one on each process) and a line client: each sees the
 //! others' lines, a `/msg` crosses processes, the member list of both pages
@@ -10,7 +10,7 @@
 //! `COURSE_SERVER="python3 chat.py" cargo test -p tests --test
 //! web_chat_browser` puts your program in the browser instead.
 //!
-//! The Redis is the course's own, as for stage 20's checks
+//! The Redis is the course's own, as for stage 21's checks
 //! (`COURSE_CHAT_STORE=redis-server`: a real one). Needs `chromedriver` and
 //! Chromium (Debian: `apt-get install chromium chromium-driver`). Without
 //! them the test says so and passes, unless `CI` is set: then it fails,
@@ -50,13 +50,13 @@ fn two_pages_and_an_nc_user_chat_across_two_processes() {
     let redis = Store::start(store_kind, &mut rng, startup_timeout())
         .unwrap_or_else(|failure| panic!("{}", failure.render()));
     // The reference, or your program: COURSE_SERVER="python3 chat.py".
-    let spec = ServerSpec::from_environment_or(stages::find(20).unwrap().reference());
+    let spec = ServerSpec::from_environment_or(stages::find(21).unwrap().reference());
     let chat = program(&spec).unwrap_or_else(|failure| panic!("{}", failure.render()));
     let start_chat = |rng: &mut Rng| {
         let web_port = free_port();
         let command = format!("{} --redis {} --web-port {web_port}", chat, redis.url());
         let server = Server::start(&ServerSpec::Command(command), rng, startup_timeout())
-            .unwrap_or_else(|failure| panic!("stage 20 did not start:\n{}", failure.render()));
+            .unwrap_or_else(|failure| panic!("stage 21 did not start:\n{}", failure.render()));
         (server, web_port)
     };
     let (process_a, web_a) = start_chat(&mut rng);

@@ -38,8 +38,12 @@ pub const HISTORY_LENGTH: usize = 20;
 /// The most messages held for a client while its history is read.
 const MAX_HELD: usize = 1024;
 
-/// The longest wait between two attempts to reconnect to Redis.
-const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
+/// How long after joining a message may still come that was in the history.
+const RECENT_FOR: Duration = Duration::from_secs(3);
+
+/// What a client is told when Redis fails it: on joining, and on a line.
+const UNAVAILABLE: &str = "! the chat is unavailable (its store cannot be reached)\n";
+const NOT_DONE: &str = "! the chat store is unreachable: not done, try again\n";
 
 /// Whether the client's connection goes on after a line.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,8 +65,7 @@ struct State {
     /// The id of the last client that connected.
     last_id: ClientId,
     clients: HashMap<ClientId, Client>,
-    /// The server is shutting down: nothing from Redis is delivered any
-    /// more (its users leaving, one by one), only "* server shutting down".
+    /// Shutting down: what Redis brings (its users leaving) is not delivered.
     stopping: bool,
 }
 
@@ -77,8 +80,7 @@ struct Client {
     held: Option<Vec<Bytes>>,
     /// Its own join notice has come back: the notices after it are held.
     announced: bool,
-    /// The history it was sent, until the next heartbeat: a message ZADDed
-    /// before the history was read may be PUBLISHed after.
+    /// The history it was sent: a message ZADDed before may be PUBLISHed after.
     recent: Vec<Bytes>,
     joined: Instant,
 }
@@ -110,8 +112,7 @@ impl Hub {
         }
     }
 
-    /// Registers a new client, without a nick: [`Hub::join`] claims one.
-    /// Returns its id, and the end of its outbox that its writer drains.
+    /// Registers a client without a nick ([`Hub::join`] claims one): its id, its outbox's end.
     pub fn register(&self) -> (ClientId, OutboxReceiver) {
         let (outbox, receiver) = outbox::outbox();
         let mut state = self.lock();
@@ -167,17 +168,12 @@ impl Hub {
             anyhow::Ok(Flow::Continue)
         };
         joined.await.unwrap_or_else(|error| {
-            self.failed(
-                id,
-                error,
-                "! the chat is unavailable (its store cannot be reached)\n",
-            );
+            self.failed(id, error, UNAVAILABLE);
             Flow::Stop
         })
     }
 
-    /// `user<N>`, for the first N from the number of members up that no
-    /// one has: each process tries, and `SET NX` picks one winner.
+    /// `user<N>`, the first free N from the member count up: `SET NX` picks one winner.
     async fn claim_default_nick(&self) -> Result<String> {
         let mut number = self.store.member_count().await? + 1;
         while !self.store.claim(&format!("user{number}")).await? {
@@ -186,8 +182,7 @@ impl Hub {
         Ok(format!("user{number}"))
     }
 
-    /// Sends the history, then what was held and is not in it (a message
-    /// in `recent` is skipped); from now on every message as it comes.
+    /// Sends the history, then what was held and is not in it (`recent`), then all as it comes.
     fn end_holding(&self, id: ClientId, history: Vec<Bytes>) {
         let mut state = self.lock();
         let Some(client) = state.clients.get_mut(&id) else {
@@ -235,11 +230,7 @@ impl Hub {
             }
         };
         if let Err(error) = done {
-            self.failed(
-                id,
-                error,
-                "! the chat store is unreachable: not done, try again\n",
-            );
+            self.failed(id, error, NOT_DONE);
         }
         Flow::Continue
     }
@@ -250,8 +241,7 @@ impl Hub {
         self.tell(To::One(id), error);
     }
 
-    /// Removes a client that left: from here at once (its outbox closes
-    /// with it), then from Redis, which tells everyone.
+    /// Removes a client that left: here (its outbox closes), then from Redis, which tells all.
     pub async fn leave(&self, id: ClientId) {
         let client = self.lock().clients.remove(&id);
         if let Some(client) = client.filter(|client| !client.nick.is_empty()) {
@@ -261,10 +251,8 @@ impl Hub {
         }
     }
 
-    /// Tells a client the server is shutting down, after what its outbox
-    /// already holds, and removes it: its outbox closes, so its writer task
-    /// writes what is queued and ends the connection. Then its user leaves
-    /// Redis, so that the other processes' users see it go.
+    /// Tells a client the server is shutting down, and removes it (its writer writes what is
+    /// queued, and closes); then its user leaves Redis, so that the other processes see it go.
     pub async fn shut_down(&self, id: ClientId) {
         let nicks = {
             let mut state = self.lock();
@@ -349,8 +337,7 @@ impl Hub {
     }
 
     // ANCHOR: on_message
-    /// A message from the subscription: to the clients of this process it
-    /// is for. Payloads that are not the chat's are ignored.
+    /// A message from the subscription: to the clients of this process it is for (if the chat's).
     pub fn on_message(&self, channel: &str, payload: Bytes) {
         let Some((sender, line)) = store::untag(&payload, &self.store.process) else {
             return;
@@ -378,101 +365,24 @@ impl Hub {
     }
     // ANCHOR_END: on_message
 
-    /// The nicks of this process's clients.
-    pub fn nicks(&self) -> Vec<String> {
-        let state = self.lock();
-        let nicks = state.clients.values().map(|c| c.nick.clone());
-        nicks.filter(|nick| !nick.is_empty()).collect()
-    }
-
     // ANCHOR: follow_store
-    /// Hands every message of the subscription to [`Hub::on_message`].
-    /// When Redis goes away: tells this process's users, reconnects with a
-    /// growing delay, subscribes and claims their nicks again (a restarted
-    /// Redis remembers nothing), and tells them. Never ends.
+    /// Hands every message of the subscription to [`Hub::on_message`], until Redis goes away:
+    /// then tells this process's users, and lets them go (their outboxes close).
     pub async fn follow_store(self: Arc<Self>, mut messages: PubSubStream) {
-        loop {
-            loop {
-                let next = std::future::poll_fn(|cx| Pin::new(&mut messages).poll_next(cx));
-                tokio::select! {
-                    message = next => match message {
-                        Some(message) => {
-                            let payload = Bytes::copy_from_slice(message.get_payload_bytes());
-                            self.on_message(message.get_channel_name(), payload);
-                        }
-                        None => break,
-                    },
-                    () = self.store.lost.notified() => break,
-                }
-            }
-            self.store.disconnect();
-            log!("store: lost the connection; reconnecting");
-            self.tell(To::All, "* lost the chat store, reconnecting\n");
-            let mut delay = Duration::from_millis(100);
-            messages = loop {
-                tokio::time::sleep(delay).await;
-                match self.store.connect(&self.nicks()).await {
-                    Ok(messages) => break messages,
-                    Err(error) => log!("store: reconnecting: {error:#}"),
-                }
-                delay = (delay * 2).min(MAX_RECONNECT_DELAY);
-            };
-            if let Err(error) = self.refresh_claims().await {
-                log!("store: {error:#}");
-            }
-            log!("store: reconnected");
-            self.tell(To::All, "* reconnected\n");
+        while let Some(message) =
+            std::future::poll_fn(|cx| Pin::new(&mut messages).poll_next(cx)).await
+        {
+            let payload = Bytes::copy_from_slice(message.get_payload_bytes());
+            self.on_message(message.get_channel_name(), payload);
         }
+        // SHORTCUT(stage 20): no reconnecting; the process stops.
+        log!("store: lost the connection");
+        self.tell(To::All, "* lost the chat store\n");
+        let mut state = self.lock();
+        state.stopping = true;
+        state.clients.clear();
     }
     // ANCHOR_END: follow_store
-
-    // ANCHOR: heartbeat
-    /// Every [`store::HEARTBEAT`]: keeps this process's claims alive, and
-    /// forgets the users of processes that died (their claims expired).
-    pub async fn heartbeat(self: Arc<Self>) {
-        let mut ticks = tokio::time::interval(store::HEARTBEAT);
-        loop {
-            ticks.tick().await;
-            for client in self.lock().clients.values_mut() {
-                if client.joined.elapsed() > store::HEARTBEAT {
-                    client.recent = Vec::new();
-                }
-            }
-            let refreshed = self.refresh_claims().await;
-            if let Err(error) = refreshed.and(self.store.members().await.map(drop)) {
-                log!("store: heartbeat: {error:#}");
-            }
-        }
-    }
-
-    /// Refreshes every claim. One that is gone (a restarted Redis) is
-    /// claimed again; if another process took it meanwhile, its user gets
-    /// a default nick.
-    pub async fn refresh_claims(&self) -> Result<()> {
-        for lost in self.store.refresh(&self.nicks()).await? {
-            // Unless its user has just left, or it is ours again.
-            if !self.nicks().contains(&lost) || self.store.claim(&lost).await? {
-                continue;
-            }
-            let nick = self.claim_default_nick().await?;
-            if let Some(id) = self.id_of(&lost).filter(|&id| self.set_nick(id, &nick)) {
-                let line = format!("! {lost} was taken while Redis was away: you are {nick}\n");
-                self.tell(To::One(id), line);
-                self.store.listen_to(Some(&nick), Some(&lost)).await?;
-            }
-        }
-        Ok(())
-    }
-    // ANCHOR_END: heartbeat
-
-    fn id_of(&self, nick: &str) -> Option<ClientId> {
-        let state = self.lock();
-        state
-            .clients
-            .iter()
-            .find(|(_, c)| c.nick == nick)
-            .map(|(&id, _)| id)
-    }
 
     /// Gives a client its nick: `false` if it has left.
     fn set_nick(&self, id: ClientId, nick: &str) -> bool {
@@ -489,8 +399,7 @@ impl Hub {
         self.forget_later(gone);
     }
 
-    /// Clients disconnected for not reading leave Redis too, in a task of
-    /// their own: the fanout that found them does not wait for Redis.
+    /// Clients disconnected for not reading leave Redis in a task: the fanout does not wait.
     fn forget_later(&self, nicks: Vec<String>) {
         for nick in nicks.into_iter().filter(|nick| !nick.is_empty()) {
             let store = Arc::clone(&self.store);
@@ -562,8 +471,7 @@ impl State {
 }
 
 impl Client {
-    /// Queues a line, or holds or skips it: `false` if the client is too
-    /// slow for it.
+    /// Queues a line, or holds or skips it: `false` if the client is too slow for it.
     fn take(&mut self, kind: Kind, line: &Bytes) -> bool {
         match (&mut self.held, kind) {
             (_, Kind::Reply) | (None, Kind::Notice(_)) => self.outbox.send(line),
@@ -572,13 +480,18 @@ impl Client {
                 held.push(payload.clone());
                 held.len() <= MAX_HELD
             }
-            (None, Kind::Message(payload)) => match self.recent.iter().position(|p| p == payload) {
-                Some(at) => {
-                    self.recent.swap_remove(at);
-                    true
+            (None, Kind::Message(payload)) => {
+                if self.joined.elapsed() > RECENT_FOR {
+                    self.recent = Vec::new();
                 }
-                None => self.outbox.send(line),
-            },
+                match self.recent.iter().position(|p| p == payload) {
+                    Some(at) => {
+                        self.recent.swap_remove(at);
+                        true
+                    }
+                    None => self.outbox.send(line),
+                }
+            }
         }
     }
 }

@@ -4,14 +4,13 @@
 //! state of its own. Who is online, the nicks, the history and every
 //! message live in Redis (`store.rs`): any number of processes, on any
 //! machines, serve one chat, and a user on one talks with users on all.
-//! A process keeps only its own connections. One that dies leaves its
-//! users in `/who` for 10 s at most (their claims expire); one that loses
-//! Redis tells its users, reconnects, and goes on.
+//! A process keeps only its own connections. Stopped (SIGTERM, Ctrl-C), it
+//! takes its users out of the chat as it closes them.
 //!
 //! **Try it:**
 //!
 //! ```text
-//! redis-server --port 6379 --save ''                           # or: just run 17
+//! redis-server --port 6379 --save ''                           # or: just run 18
 //! cargo run -p stage-19-chat-on-redis -- --port 7711           # in a second terminal
 //! cargo run -p stage-19-chat-on-redis -- --port 7712           # in a third
 //! nc 127.0.0.1 7711                                            # alice, in a fourth
@@ -20,10 +19,11 @@
 //! /msg user2 hello from the other process
 //! ```
 //!
-//! **Shortcuts it still takes:** none that a later stage removes. What it
-//! leaves out is left out on purpose (the chapter lists it): anyone who
-//! can write to the Redis can speak as anyone, and one Redis serves the
-//! whole chat; and what stage 14 leaves out.
+//! **Shortcuts it still takes** (each is marked `SHORTCUT(stage N)` where it
+//! is taken, N being the stage that removes it):
+//! - a process that loses Redis tells its users, closes them, and exits;
+//!   one killed without a word (SIGKILL) leaves its users in the chat, their
+//!   nicks taken, for good (stage 20).
 
 // First: the `log!` macro it defines is for the modules below it.
 #[macro_use]
@@ -80,7 +80,7 @@ async fn run() -> Result<()> {
     let listener = config.listen().await?;
     // Before any client is accepted: a chat server that cannot reach its
     // store has nothing to serve, and says so.
-    let messages = store.connect(&[]).await.with_context(|| {
+    let messages = store.connect().await.with_context(|| {
         format!(
             "cannot reach the chat store at {}: is a Redis running there? \
              (start one with `redis-server`, or give --redis URL)",
@@ -97,28 +97,28 @@ async fn run() -> Result<()> {
     log!("the chat's state is in the Redis at {}", config.redis);
     warn_if_few_open_files();
     let hub = Arc::new(Hub::new(store));
-    tokio::spawn(Arc::clone(&hub).follow_store(messages));
-    tokio::spawn(Arc::clone(&hub).heartbeat());
+    // A task: the subscription must outlive the `select!`, for users to leave.
+    let following = tokio::spawn(Arc::clone(&hub).follow_store(messages));
     let shutdown = Shutdown::new();
-    // The accept loop runs until a signal comes. Leaving the `select!`
-    // drops it, and the listener with it: no client is accepted after.
+    // The accept loop runs until a signal comes, or Redis goes away. Leaving
+    // the `select!` drops it, and the listener: no client is accepted after.
     let signal = tokio::select! {
         result = serve(listener, Arc::clone(&hub), &shutdown) => return result,
-        signal = signals.next() => signal,
+        _ = following => None,
+        signal = signals.next() => Some(signal),
     };
     // Each client's task takes its user out of Redis as it closes.
     let (closed, still_open) = shutdown.finish(&mut signals).await;
+    let Some(signal) = signal else {
+        // Every client was told and let go; their writers are done (above).
+        let last_line = format!("lost the chat store: {closed} clients closed");
+        log::finish(last_line, Duration::from_millis(500));
+        anyhow::bail!("lost the connection to the chat store at {}", config.redis);
+    };
     let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
     if still_open > 0 {
         let grace = shutdown::GRACE.as_secs();
         last_line.push_str(&format!(", {still_open} cut off after {grace} s"));
-        // Out of Redis all the same, rather than when their claims expire.
-        let leave_all = async {
-            for nick in hub.nicks() {
-                let _ = hub.store.leave(&nick).await;
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), leave_all).await;
     }
     // Blocks this thread for a moment at most: nothing else is left to run.
     log::finish(last_line, Duration::from_millis(500));
@@ -229,9 +229,8 @@ async fn handle_client(
                 Err(error) => break Err(error),
             },
             () = notice.received() => {
-                // Its last line, after what its outbox holds; its user
-                // leaves Redis; then, below, its writer writes them all and
-                // ends the connection.
+                // Its last line, after what its outbox holds; its user leaves
+                // Redis; below, its writer writes them all, and closes.
                 Box::pin(hub.shut_down(id)).await;
                 break Ok(());
             }

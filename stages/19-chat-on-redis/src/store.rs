@@ -1,11 +1,9 @@
-//! Where the chat's state lives now: in Redis, shared by every process
-//! that serves the chat. Each change to the chat is said here as the
-//! Redis commands that make it, written as you would type them in
-//! redis-cli.
+//! Where the chat's state lives now: in Redis, shared by every process that
+//! serves the chat, changed by commands written as redis-cli takes them.
 //!
 //! ```text
 //!  chat:members        a set: every nick online, on any process
-//!  chat:nick:<nick>    a string: the process that holds the nick (SET NX EX)
+//!  chat:nick:<nick>    a string: the process that holds the nick (SET NX)
 //!  chat:history        a sorted set: the last messages, scored by time (ms)
 //!  chat:messages       a channel: chat lines and /me actions
 //!  chat:presence       a channel: who joins, leaves, changes nick
@@ -14,7 +12,7 @@
 //!
 //! Two connections per process: one for commands, one that only listens
 //! (a subscribed connection may run no other command). The chapter draws
-//! them, and says why a claim on a nick expires.
+//! them.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
@@ -24,7 +22,6 @@ use anyhow::{Context, Result};
 use bytes::Bytes;
 use redis::aio::{MultiplexedConnection, PubSubSink, PubSubStream};
 use redis::{AsyncConnectionConfig, FromRedisValue, Value};
-use tokio::sync::Notify;
 
 pub const MEMBERS: &str = "chat:members";
 pub const HISTORY: &str = "chat:history";
@@ -39,17 +36,6 @@ pub fn user_channel(nick: &str) -> String {
     format!("chat:user:{nick}")
 }
 
-// ANCHOR: claim
-/// How long a claim on a nick lives unless refreshed: the longest that a
-/// process that died without a word (SIGKILL, a lost machine) leaves its
-/// users in `/who`.
-pub const CLAIM_SECONDS: &str = "10";
-
-/// How often a process refreshes its users' claims: three times in a
-/// claim's life, so that one late heartbeat loses nobody.
-pub const HEARTBEAT: Duration = Duration::from_secs(3);
-// ANCHOR_END: claim
-
 /// How long a connection or a command may take before Redis counts as lost.
 const TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -58,16 +44,12 @@ pub struct Store {
     /// This process's name in Redis: the value of its claims, and the
     /// start of the tag of everything it publishes.
     pub process: String,
-    /// The command connection, while there is one: a handle whose clones
-    /// share one socket, their commands pipelined on it.
+    /// The command connection, if any: a handle whose clones share one socket.
     commands: Mutex<Option<MultiplexedConnection>>,
     /// The sending half of the subscribed connection: (un)subscribes.
     subscriptions: Mutex<Option<PubSubSink>>,
-    /// Numbers what this process publishes: a sorted set holds a member
-    /// once, and two messages may have the same text.
+    /// Numbers what this process publishes: two messages may have one text.
     sequence: AtomicU64,
-    /// Woken when a command finds the connection broken.
-    pub lost: Notify,
 }
 
 impl Store {
@@ -85,21 +67,20 @@ impl Store {
             started.as_micros() % 1_000_000_000
         );
         let (commands, subscriptions) = (Mutex::new(None), Mutex::new(None));
-        let (sequence, lost) = (AtomicU64::new(0), Notify::new());
+        let sequence = AtomicU64::new(0);
         Ok(Store {
             client,
             process,
             commands,
             subscriptions,
             sequence,
-            lost,
         })
     }
 
     // ANCHOR: connect
-    /// Opens both connections, and subscribes to the chat's channels and
-    /// to `nicks`' own. Returns the stream of messages.
-    pub async fn connect(&self, nicks: &[String]) -> Result<PubSubStream> {
+    /// Opens both connections, and subscribes to the chat's channels.
+    /// Returns the stream of messages.
+    pub async fn connect(&self) -> Result<PubSubStream> {
         let config = AsyncConnectionConfig::new()
             .set_connection_timeout(Some(TIMEOUT))
             .set_response_timeout(Some(TIMEOUT));
@@ -109,79 +90,33 @@ impl Store {
         let commands = commands.await?;
         let pubsub = tokio::time::timeout(TIMEOUT, self.client.get_async_pubsub());
         let (mut sink, stream) = pubsub.await.context("timed out")??.split();
-        let mut channels = vec![MESSAGES.to_string(), PRESENCE.to_string()];
-        channels.extend(nicks.iter().map(|nick| user_channel(nick)));
-        sink.subscribe(channels).await?;
+        sink.subscribe(&[MESSAGES, PRESENCE]).await?;
         *lock(&self.commands) = Some(commands);
         *lock(&self.subscriptions) = Some(sink);
         Ok(stream)
-    }
-
-    /// Drops both connections: every command fails at once until
-    /// [`Store::connect`] succeeds again.
-    pub fn disconnect(&self) {
-        lock(&self.commands).take();
-        lock(&self.subscriptions).take();
     }
     // ANCHOR_END: connect
 
     /// Runs one command, its words as redis-cli takes them.
     async fn query<T: FromRedisValue>(&self, words: &[&str]) -> Result<T> {
-        let mut pipeline = redis::pipe();
-        pipeline.cmd(words[0]).arg(&words[1..]);
-        let (reply,): (T,) = self.pipeline(&pipeline).await?;
-        Ok(reply)
-    }
-
-    /// Runs commands in one round trip. A broken connection wakes
-    /// [`Store::lost`] (if nothing is reconnecting already); an error
-    /// reply does not.
-    async fn pipeline<T: FromRedisValue>(&self, pipeline: &redis::Pipeline) -> Result<T> {
         let connection = lock(&self.commands).clone();
         let mut connection = connection.context("not connected to the chat store")?;
-        let reply = pipeline.query_async(&mut connection).await;
-        reply
-            .inspect_err(|error| {
-                if error.is_io_error() || error.is_timeout() || error.is_unrecoverable_error() {
-                    self.lost.notify_waiters();
-                }
-            })
-            .map_err(Into::into)
+        let mut command = redis::cmd(words[0]);
+        command.arg(&words[1..]);
+        Ok(command.query_async(&mut connection).await?)
     }
 
     // ANCHOR: nicks
-    /// Claims `nick` for this process: `false` if another holds it. The
-    /// claim IS the nick's uniqueness: `NX` sets the key only if no one
-    /// has, in one step, whichever process asks.
+    /// Claims `nick` for this process: `false` if another holds it. The claim IS the nick's
+    /// uniqueness: `NX` sets the key only if no one has, in one step, whoever asks.
     pub async fn claim(&self, nick: &str) -> Result<bool> {
         let key = claim_key(nick);
-        let set = ["SET", &key, &self.process, "NX", "EX", CLAIM_SECONDS];
+        let set = ["SET", &key, &self.process, "NX"];
         let claimed = self.query::<Value>(&set).await? != Value::Nil;
         if claimed {
             self.query::<i64>(&["SADD", MEMBERS, nick]).await?;
         }
         Ok(claimed)
-    }
-
-    /// Refreshes the claims on `nicks`, in one round trip. Returns those
-    /// whose claim had gone: it expired, or Redis restarted.
-    pub async fn refresh(&self, nicks: &[String]) -> Result<Vec<String>> {
-        if nicks.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut refresh = redis::pipe();
-        for nick in nicks {
-            let key = claim_key(nick);
-            refresh
-                .cmd("SET")
-                .arg(&[&key, &self.process, "XX", "EX", CLAIM_SECONDS]);
-        }
-        let replies: Vec<Value> = self.pipeline(&refresh).await?;
-        let gone = nicks
-            .iter()
-            .zip(replies)
-            .filter(|(_, reply)| *reply == Value::Nil);
-        Ok(gone.map(|(nick, _)| nick.clone()).collect())
     }
 
     /// A user of this process left: out of the chat, and everyone told.
@@ -193,41 +128,19 @@ impl Store {
         Ok(())
     }
 
-    /// Takes `nick` out of the members, then deletes its claim if it is
-    /// still ours. Whether this SREM removed it: one process only does,
-    /// and that one tells everyone.
+    /// Takes `nick` out of the members, then deletes its claim. Whether this SREM removed it:
+    /// one process only does, and that one tells everyone.
     pub async fn give_up(&self, nick: &str) -> Result<bool> {
         let removed: i64 = self.query(&["SREM", MEMBERS, nick]).await?;
-        let key = claim_key(nick);
-        let holder: Option<String> = self.query(&["GET", &key]).await?;
-        if holder.as_deref() == Some(self.process.as_str()) {
-            self.query::<i64>(&["DEL", &key]).await?;
-        }
+        self.query::<i64>(&["DEL", &claim_key(nick)]).await?;
         Ok(removed == 1)
     }
 
-    /// Who is online: the members whose claim is alive. A member whose
-    /// claim has expired was on a process that died: forgotten here.
+    /// Who is online, on every process, sorted.
     pub async fn members(&self) -> Result<Vec<String>> {
-        let members: Vec<String> = self.query(&["SMEMBERS", MEMBERS]).await?;
-        if members.is_empty() {
-            return Ok(members);
-        }
-        let mut claims = redis::pipe();
-        for nick in &members {
-            claims.cmd("GET").arg(claim_key(nick));
-        }
-        let holders: Vec<Option<String>> = self.pipeline(&claims).await?;
-        let mut online = Vec::with_capacity(members.len());
-        for (nick, holder) in members.into_iter().zip(holders) {
-            if holder.is_some() {
-                online.push(nick);
-            } else if self.query::<i64>(&["SREM", MEMBERS, &nick]).await? == 1 {
-                self.publish(PRESENCE, 0, &format!("* {nick} left")).await?;
-            }
-        }
-        online.sort_unstable();
-        Ok(online)
+        let mut members: Vec<String> = self.query(&["SMEMBERS", MEMBERS]).await?;
+        members.sort_unstable();
+        Ok(members)
     }
     // ANCHOR_END: nicks
 
@@ -249,17 +162,15 @@ impl Store {
     }
 
     // ANCHOR: publish
-    /// Publishes `line`, tagged with its sender (`client` of this process,
-    /// 0 for none), so that each process can leave the sender out.
-    /// Returns how many subscribed connections received it.
+    /// Publishes `line`, tagged with its sender (`client` of this process, 0 for none), so that
+    /// each process can leave the sender out. Returns how many connections received it.
     pub async fn publish(&self, channel: &str, client: u64, line: &str) -> Result<i64> {
         self.query(&["PUBLISH", channel, &self.tagged(client, line)])
             .await
     }
 
-    /// A chat line: into the history, trimmed to its last `keep` entries,
-    /// then to everyone. ZADD before PUBLISH: a process that hears the
-    /// message may have read it in the history already (`chat.rs`).
+    /// A chat line: into the history (its last `keep` kept), then to all. ZADD before PUBLISH:
+    /// a process that hears the message may have read it in the history already (`chat.rs`).
     pub async fn say(&self, client: u64, line: &str, keep: usize) -> Result<()> {
         let payload = self.tagged(client, line);
         let now = SystemTime::now()
@@ -268,17 +179,9 @@ impl Store {
         let score = now.as_millis().to_string();
         self.query::<i64>(&["ZADD", HISTORY, &score, &payload])
             .await?;
-        // The course's Redis has no ZREMRANGEBYRANK before stage 18: the
-        // chat reads its history from the end, and works on untrimmed.
         let last = format!("-{}", keep + 1);
-        let trimmed = self
-            .query::<i64>(&["ZREMRANGEBYRANK", HISTORY, "0", &last])
-            .await;
-        if let Err(error) = trimmed {
-            if !error.to_string().contains("unknown command") {
-                return Err(error);
-            }
-        }
+        self.query::<i64>(&["ZREMRANGEBYRANK", HISTORY, "0", &last])
+            .await?;
         self.query::<i64>(&["PUBLISH", MESSAGES, &payload]).await?;
         Ok(())
     }
@@ -290,9 +193,8 @@ impl Store {
         Ok(entries.into_iter().map(Bytes::from).collect())
     }
 
-    /// `"<process>.<sequence>.<client> <line>\n"`: unique, and says who
-    /// sent it. The sequence has a fixed width: members with one score
-    /// (two messages in one millisecond) are in the order of their bytes.
+    /// `"<process>.<sequence>.<client> <line>\n"`: unique, says who sent it; fixed-width, so
+    /// that members with one score (one millisecond) are in the order of their bytes.
     fn tagged(&self, client: u64, line: &str) -> String {
         let sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
         format!("{}.{sequence:012}.{client} {line}\n", self.process)
@@ -300,8 +202,7 @@ impl Store {
     // ANCHOR_END: publish
 }
 
-/// A payload split into the client of this process that sent it (if one
-/// did) and the line to show; `None` if it is not the chat's.
+/// A payload's sender (a client of this process, or none) and line; `None` if not the chat's.
 pub fn untag(payload: &Bytes, process: &str) -> Option<(Option<u64>, Bytes)> {
     let space = payload.iter().position(|&byte| byte == b' ')?;
     let tag = std::str::from_utf8(&payload[..space]).ok()?;

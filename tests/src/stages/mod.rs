@@ -22,7 +22,8 @@ pub mod stage_16_sets;
 pub mod stage_17_sorted_sets;
 pub mod stage_18_sorted_set_ranges;
 pub mod stage_19_chat_on_redis;
-pub mod stage_20_web_chat;
+pub mod stage_20_chat_faults;
+pub mod stage_21_web_chat;
 
 /// What the chat stages' checks share (12 to 14, and 19).
 mod chat;
@@ -52,7 +53,8 @@ static ALL: &[&Stage] = &[
     &stage_17_sorted_sets::STAGE,
     &stage_18_sorted_set_ranges::STAGE,
     &stage_19_chat_on_redis::STAGE,
-    &stage_20_web_chat::STAGE,
+    &stage_20_chat_faults::STAGE,
+    &stage_21_web_chat::STAGE,
 ];
 
 /// Every stage, in order.

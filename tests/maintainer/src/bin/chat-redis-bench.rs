@@ -1,5 +1,5 @@
 //! `chat-redis-bench` (`just bench-chat-redis`): the chat on Redis (stage
-//! 19, or 20 with its page off) under the fanout load of `fanout-bench`,
+//! 19, 20, or 21 with its page off) under the fanout load of `fanout-bench`,
 //! with its N receivers spread over P processes that share one Redis, next
 //! to the single process of stage 14 in the same run.
 //!
@@ -50,7 +50,7 @@ struct Options {
         default_value = "1,2,4"
     )]
     processes: Vec<usize>,
-    /// The chat on Redis to measure: 19, or 20 (run with `--web-port 0`).
+    /// The chat on Redis to measure: 19, 20, or 21 (run with `--web-port 0`).
     #[arg(long, value_name = "S", default_value_t = 19, value_parser = chat_on_redis_stage)]
     stage: u8,
     /// How long to wait for lines still on their way, in seconds.
@@ -60,8 +60,8 @@ struct Options {
 
 fn chat_on_redis_stage(text: &str) -> Result<u8, String> {
     match text.trim().parse() {
-        Ok(stage @ (19 | 20)) if stages::find(stage).is_some() => Ok(stage),
-        _ => Err("a chat stage on Redis the tester knows: 19 or 20".to_string()),
+        Ok(stage @ (19..=21)) if stages::find(stage).is_some() => Ok(stage),
+        _ => Err("a chat stage on Redis the tester knows: 19, 20 or 21".to_string()),
     }
 }
 
@@ -230,7 +230,7 @@ fn measure_row(load: &Load, stage: u8, store: &Store, processes: usize) -> Resul
     if let Some(redis) = &redis {
         command.push_str(&format!(" --redis redis://127.0.0.1:{}", redis.port));
     }
-    if stage == 20 {
+    if stage == 21 {
         command.push_str(" --web-port 0");
     }
     let mut servers = Vec::new();

@@ -15,11 +15,11 @@ use std::sync::mpsc::{self, Sender};
 use std::thread;
 
 use anyhow::{Context, Result, bail};
-use stage_20_web_chat::DEFAULT_PORT;
-use stage_20_web_chat::line::{MAX_LINE, clean};
+use stage_20_chat_faults::DEFAULT_PORT;
+use stage_20_chat_faults::line::{MAX_LINE, clean};
 
 const USAGE: &str = "\
-usage: stage-20-web-chat-client [--host ADDR] [--port N]   (default 127.0.0.1 7711)
+usage: stage-20-chat-faults-client [--host ADDR] [--port N]   (default 127.0.0.1 7711)
 Keys: Enter sends, Backspace deletes, Ctrl-U clears the line, Ctrl-D (on an
 empty line) or Ctrl-C leaves. Your own lines are shown as `you> ...`.";
 

@@ -10,7 +10,7 @@
 //! teaches.
 
 use anyhow::{Context, Result, bail};
-use stage_20_web_chat::{DEFAULT_PORT, DEFAULT_WEB_PORT};
+use stage_20_chat_faults::DEFAULT_PORT;
 use tokio::net::{TcpListener, TcpSocket};
 
 /// `--help`: the package's own name and description, so that this file is
@@ -21,11 +21,10 @@ fn usage() -> String {
     format!(
         "{name}: {about}
 
-usage: {name} [--port N] [--bind ADDR] [--redis URL] [--web-port N]
+usage: {name} [--port N] [--bind ADDR] [--redis URL]
   --port N     the TCP port to listen on (default {DEFAULT_PORT})
   --bind ADDR  the address to listen on (default 127.0.0.1)
-  --redis URL  the Redis that holds the chat (default {DEFAULT_REDIS})
-  --web-port N the web page's port (default {DEFAULT_WEB_PORT}; 0: no page)"
+  --redis URL  the Redis that holds the chat (default {DEFAULT_REDIS})"
     )
 }
 
@@ -37,12 +36,6 @@ pub struct Config {
     pub bind: String,
     pub port: u16,
     pub redis: String,
-    /// The web page's port; 0 for none.
-    pub web_port: u16,
-    /// Whether `--web-port` was given: a port asked for that is taken is
-    /// an error, the default one taken only a warning (the page of another
-    /// process on this machine has it).
-    pub web_port_given: bool,
 }
 
 impl Config {
@@ -53,8 +46,6 @@ impl Config {
             bind: "127.0.0.1".to_string(),
             port: DEFAULT_PORT,
             redis: DEFAULT_REDIS.to_string(),
-            web_port: DEFAULT_WEB_PORT,
-            web_port_given: false,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -85,15 +76,6 @@ impl Config {
                         .or_else(|| args.next())
                         .context("--redis needs a URL, e.g. --redis redis://127.0.0.1:6379")?;
                 }
-                "--web-port" => {
-                    let value = inline_value
-                        .or_else(|| args.next())
-                        .context("--web-port needs a number, e.g. --web-port 8081 (0: no page)")?;
-                    config.web_port = value.parse().with_context(|| {
-                        format!("--web-port {value}: a port is a number from 0 to 65535")
-                    })?;
-                    config.web_port_given = true;
-                }
                 _ => bail!("unknown option '{arg}' (try --help)"),
             }
         }
@@ -113,31 +95,6 @@ impl Config {
             Err(error) => {
                 Err(error).with_context(|| format!("cannot listen on {}:{}", self.bind, self.port))
             }
-        }
-    }
-
-    /// The web page's listening socket: `None` with `--web-port 0`, or
-    /// when the default port is taken (said on stderr).
-    pub async fn listen_web(&self) -> Result<Option<TcpListener>> {
-        if self.web_port == 0 {
-            return Ok(None);
-        }
-        match TcpListener::bind((self.bind.as_str(), self.web_port)).await {
-            Ok(listener) => Ok(Some(listener)),
-            Err(error) if error.kind() == std::io::ErrorKind::AddrInUse && !self.web_port_given => {
-                eprintln!(
-                    "warning: the web port {} is in use (another process's page?): no page \
-                     here; give this one --web-port N",
-                    self.web_port
-                );
-                Ok(None)
-            }
-            Err(error) => Err(error).with_context(|| {
-                format!(
-                    "cannot serve the page on {}:{} (--web-port 0: no page)",
-                    self.bind, self.web_port
-                )
-            }),
         }
     }
 

@@ -21,7 +21,7 @@ use anyhow::Result;
 use bytes::Bytes;
 use futures_core::Stream;
 use redis::aio::PubSubStream;
-use stage_20_web_chat::line::MAX_LINE;
+use stage_20_chat_faults::line::MAX_LINE;
 use tokio::task::AbortHandle;
 
 use crate::command::{self, HELP, Input};
@@ -38,8 +38,15 @@ pub const HISTORY_LENGTH: usize = 20;
 /// The most messages held for a client while its history is read.
 const MAX_HELD: usize = 1024;
 
+/// How long after joining a message may still come that was in the history.
+const RECENT_FOR: Duration = Duration::from_secs(3);
+
 /// The longest wait between two attempts to reconnect to Redis.
 const MAX_RECONNECT_DELAY: Duration = Duration::from_secs(5);
+
+/// What a client is told when Redis fails it: on joining, and on a line.
+const UNAVAILABLE: &str = "! the chat is unavailable (its store cannot be reached)\n";
+const NOT_DONE: &str = "! the chat store is unreachable: not done, try again\n";
 
 /// Whether the client's connection goes on after a line.
 #[derive(Debug, PartialEq, Eq)]
@@ -61,8 +68,7 @@ struct State {
     /// The id of the last client that connected.
     last_id: ClientId,
     clients: HashMap<ClientId, Client>,
-    /// The server is shutting down: nothing from Redis is delivered any
-    /// more (its users leaving, one by one), only "* server shutting down".
+    /// Shutting down: what Redis brings (its users leaving) is not delivered.
     stopping: bool,
 }
 
@@ -77,8 +83,7 @@ struct Client {
     held: Option<Vec<Bytes>>,
     /// Its own join notice has come back: the notices after it are held.
     announced: bool,
-    /// The history it was sent, until the next heartbeat: a message ZADDed
-    /// before the history was read may be PUBLISHed after.
+    /// The history it was sent: a message ZADDed before may be PUBLISHed after.
     recent: Vec<Bytes>,
     joined: Instant,
 }
@@ -110,8 +115,7 @@ impl Hub {
         }
     }
 
-    /// Registers a new client, without a nick: [`Hub::join`] claims one.
-    /// Returns its id, and the end of its outbox that its writer drains.
+    /// Registers a client without a nick ([`Hub::join`] claims one): its id, its outbox's end.
     pub fn register(&self) -> (ClientId, OutboxReceiver) {
         let (outbox, receiver) = outbox::outbox();
         let mut state = self.lock();
@@ -167,17 +171,12 @@ impl Hub {
             anyhow::Ok(Flow::Continue)
         };
         joined.await.unwrap_or_else(|error| {
-            self.failed(
-                id,
-                error,
-                "! the chat is unavailable (its store cannot be reached)\n",
-            );
+            self.failed(id, error, UNAVAILABLE);
             Flow::Stop
         })
     }
 
-    /// `user<N>`, for the first N from the number of members up that no
-    /// one has: each process tries, and `SET NX` picks one winner.
+    /// `user<N>`, the first free N from the member count up: `SET NX` picks one winner.
     async fn claim_default_nick(&self) -> Result<String> {
         let mut number = self.store.member_count().await? + 1;
         while !self.store.claim(&format!("user{number}")).await? {
@@ -186,8 +185,7 @@ impl Hub {
         Ok(format!("user{number}"))
     }
 
-    /// Sends the history, then what was held and is not in it (a message
-    /// in `recent` is skipped); from now on every message as it comes.
+    /// Sends the history, then what was held and is not in it (`recent`), then all as it comes.
     fn end_holding(&self, id: ClientId, history: Vec<Bytes>) {
         let mut state = self.lock();
         let Some(client) = state.clients.get_mut(&id) else {
@@ -235,11 +233,7 @@ impl Hub {
             }
         };
         if let Err(error) = done {
-            self.failed(
-                id,
-                error,
-                "! the chat store is unreachable: not done, try again\n",
-            );
+            self.failed(id, error, NOT_DONE);
         }
         Flow::Continue
     }
@@ -250,8 +244,7 @@ impl Hub {
         self.tell(To::One(id), error);
     }
 
-    /// Removes a client that left: from here at once (its outbox closes
-    /// with it), then from Redis, which tells everyone.
+    /// Removes a client that left: here (its outbox closes), then from Redis, which tells all.
     pub async fn leave(&self, id: ClientId) {
         let client = self.lock().clients.remove(&id);
         if let Some(client) = client.filter(|client| !client.nick.is_empty()) {
@@ -261,10 +254,8 @@ impl Hub {
         }
     }
 
-    /// Tells a client the server is shutting down, after what its outbox
-    /// already holds, and removes it: its outbox closes, so its writer task
-    /// writes what is queued and ends the connection. Then its user leaves
-    /// Redis, so that the other processes' users see it go.
+    /// Tells a client the server is shutting down, and removes it (its writer writes what is
+    /// queued, and closes); then its user leaves Redis, so that the other processes see it go.
     pub async fn shut_down(&self, id: ClientId) {
         let nicks = {
             let mut state = self.lock();
@@ -349,8 +340,7 @@ impl Hub {
     }
 
     // ANCHOR: on_message
-    /// A message from the subscription: to the clients of this process it
-    /// is for. Payloads that are not the chat's are ignored.
+    /// A message from the subscription: to the clients of this process it is for (if the chat's).
     pub fn on_message(&self, channel: &str, payload: Bytes) {
         let Some((sender, line)) = store::untag(&payload, &self.store.process) else {
             return;
@@ -433,11 +423,6 @@ impl Hub {
         let mut ticks = tokio::time::interval(store::HEARTBEAT);
         loop {
             ticks.tick().await;
-            for client in self.lock().clients.values_mut() {
-                if client.joined.elapsed() > store::HEARTBEAT {
-                    client.recent = Vec::new();
-                }
-            }
             let refreshed = self.refresh_claims().await;
             if let Err(error) = refreshed.and(self.store.members().await.map(drop)) {
                 log!("store: heartbeat: {error:#}");
@@ -489,8 +474,7 @@ impl Hub {
         self.forget_later(gone);
     }
 
-    /// Clients disconnected for not reading leave Redis too, in a task of
-    /// their own: the fanout that found them does not wait for Redis.
+    /// Clients disconnected for not reading leave Redis in a task: the fanout does not wait.
     fn forget_later(&self, nicks: Vec<String>) {
         for nick in nicks.into_iter().filter(|nick| !nick.is_empty()) {
             let store = Arc::clone(&self.store);
@@ -562,8 +546,7 @@ impl State {
 }
 
 impl Client {
-    /// Queues a line, or holds or skips it: `false` if the client is too
-    /// slow for it.
+    /// Queues a line, or holds or skips it: `false` if the client is too slow for it.
     fn take(&mut self, kind: Kind, line: &Bytes) -> bool {
         match (&mut self.held, kind) {
             (_, Kind::Reply) | (None, Kind::Notice(_)) => self.outbox.send(line),
@@ -572,13 +555,18 @@ impl Client {
                 held.push(payload.clone());
                 held.len() <= MAX_HELD
             }
-            (None, Kind::Message(payload)) => match self.recent.iter().position(|p| p == payload) {
-                Some(at) => {
-                    self.recent.swap_remove(at);
-                    true
+            (None, Kind::Message(payload)) => {
+                if self.joined.elapsed() > RECENT_FOR {
+                    self.recent = Vec::new();
                 }
-                None => self.outbox.send(line),
-            },
+                match self.recent.iter().position(|p| p == payload) {
+                    Some(at) => {
+                        self.recent.swap_remove(at);
+                        true
+                    }
+                    None => self.outbox.send(line),
+                }
+            }
         }
     }
 }

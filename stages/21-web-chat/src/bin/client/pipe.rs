@@ -1,5 +1,5 @@
 //! The client without a terminal, for scripts: `printf '/nick ada\n/who\n'
-//! | stage-20-web-chat-client` sends each line and prints each line
+//! | stage-21-web-chat-client` sends each line and prints each line
 //! from the server, cleaned, until the server closes the connection (which
 //! it does once the input has ended: that is how we know all has come).
 
@@ -8,7 +8,7 @@ use std::net::{Shutdown, TcpStream};
 use std::thread;
 
 use anyhow::Result;
-use stage_20_web_chat::line::clean;
+use stage_21_web_chat::line::clean;
 
 use super::read_server_line;
 

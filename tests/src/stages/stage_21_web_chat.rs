@@ -1,10 +1,10 @@
-//! Stage 20: the chat in a browser. Besides stage 19's chat on Redis, the
+//! Stage 21: the chat in a browser. Besides stage 20's chat on Redis, the
 //! program serves a web page and a WebSocket on `--web-port N`. The tester
 //! starts a Redis and processes of the program as for stage 19, gives one
 //! or two of them `--web-port N`, fetches the page with a plain GET, and
 //! chats as a page does, over a WebSocket on `/ws`: each line sent as one
 //! text frame, each frame received JSON, `{"type":"line","text":"..."}` or
-//! `{"type":"members","nicks":[...]}`. Stage 20's browser test
+//! `{"type":"members","nicks":[...]}`. Stage 21's browser test
 //! (`tests/tests/web_chat_browser.rs`) drives the reference's page in a
 //! real browser; these checks need none.
 
@@ -19,11 +19,11 @@ use crate::server::Server;
 use crate::web::{self, WebClient};
 
 pub static STAGE: Stage = Stage {
-    number: 20,
+    number: 21,
     name: "web-chat",
     summary: "the chat in a browser: a page and a WebSocket on --web-port, in the same chat as nc",
-    builds_on: &[12, 13, 14, 19],
-    base: 19,
+    builds_on: &[12, 13, 14, 19, 20],
+    base: 20,
     checks: &[
         Check {
             title: "GET / on --web-port answers 200 with the page (text/html); another path is 404; an endless request head is cut off",

@@ -30,7 +30,7 @@ use std::time::Duration;
 use anyhow::Result;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use stage_20_web_chat::line::{self, MAX_LINE};
+use stage_21_web_chat::line::{self, MAX_LINE};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;

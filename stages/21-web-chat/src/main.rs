@@ -1,6 +1,6 @@
-//! # Stage 20: the chat in a browser
+//! # Stage 21: the chat in a browser
 //!
-//! **What this stage adds over stage 19:** a web page. `--web-port N`
+//! **What this stage adds over stage 20:** a web page. `--web-port N`
 //! (default 8080; 0: no page) serves at `/` a page of plain HTML and
 //! JavaScript (`page.html`, inside the binary), and at `/ws` a WebSocket
 //! (`web.rs`). The page is one more kind of client of the same chat: its
@@ -12,8 +12,8 @@
 //!
 //! ```text
 //! redis-server --save ''                                          # a Redis on 6379
-//! cargo run -p stage-20-web-chat -- --port 7711 --web-port 8080   # in a second terminal
-//! cargo run -p stage-20-web-chat -- --port 7712 --web-port 8081   # in a third
+//! cargo run -p stage-21-web-chat -- --port 7711 --web-port 8080   # in a second terminal
+//! cargo run -p stage-21-web-chat -- --port 7712 --web-port 8081   # in a third
 //! http://127.0.0.1:8080/ and http://127.0.0.1:8081/               # in a browser, one tab each
 //! nc 127.0.0.1 7711                                               # and type
 //! ```
@@ -21,7 +21,7 @@
 //! **Shortcuts it still takes:** plain HTTP, no TLS, and no check of a
 //! WebSocket's `Origin`: any web page the user opens could join the chat in
 //! their name, which a chat with accounts must refuse. One request per
-//! connection (no keep-alive). And those of stage 19.
+//! connection (no keep-alive). And those of stage 20.
 
 // First: the `log!` macro it defines is for the modules below it.
 #[macro_use]
@@ -40,7 +40,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use stage_20_web_chat::line::{self, Line, LineReader};
+use stage_21_web_chat::line::{self, Line, LineReader};
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -124,13 +124,6 @@ async fn run() -> Result<()> {
     if still_open > 0 {
         let grace = shutdown::GRACE.as_secs();
         last_line.push_str(&format!(", {still_open} cut off after {grace} s"));
-        // Out of Redis all the same, rather than when their claims expire.
-        let leave_all = async {
-            for nick in hub.nicks() {
-                let _ = hub.store.leave(&nick).await;
-            }
-        };
-        let _ = tokio::time::timeout(Duration::from_secs(1), leave_all).await;
     }
     // Blocks this thread for a moment at most: nothing else is left to run.
     log::finish(last_line, Duration::from_millis(500));
@@ -241,9 +234,8 @@ async fn handle_client(
                 Err(error) => break Err(error),
             },
             () = notice.received() => {
-                // Its last line, after what its outbox holds; its user
-                // leaves Redis; then, below, its writer writes them all and
-                // ends the connection.
+                // Its last line, after what its outbox holds; its user leaves
+                // Redis; below, its writer writes them all, and closes.
                 Box::pin(hub.shut_down(id)).await;
                 break Ok(());
             }
