@@ -149,7 +149,8 @@ impl Hub {
             Err(error) => state.reply(id, format!("{error}\n")),
             Ok(Input::Nothing) => {}
             Ok(Input::Chat(text)) => state.say(id, format!("{nick}> {text}\n")),
-            Ok(Input::Me(action)) => state.say(id, format!("* {nick} {action}\n")),
+            // The user's words, so after its nick: "* " starts the server's.
+            Ok(Input::Me(action)) => state.say(id, format!("{nick}> *{action}*\n")),
             Ok(Input::Nick(new_nick)) => state.rename(id, new_nick),
             Ok(Input::Who) => state.who(id),
             Ok(Input::Msg { to, text }) => state.private(id, &nick, to, text),

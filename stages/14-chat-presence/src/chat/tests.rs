@@ -25,7 +25,7 @@ fn joining_sends_the_welcome_then_the_history_and_tells_the_others() {
         new.take_text(),
         "Welcome, user2! Set your name with /nick NAME; /help lists the commands.\n\
          user1> hi\n\
-         * user1 waves\n"
+         user1> *waves*\n"
     );
     assert_eq!(outboxes[0].take_text(), "* user2 joined\n");
 }
@@ -146,7 +146,10 @@ fn private_messages_reach_one_client() {
 fn actions_help_unknown_and_quit() {
     let (hub, mut outboxes) = chat_with(2);
     hub.handle_line(1, "/me waves");
-    assert_eq!(outboxes[1].take_text(), "* user1 waves\n");
+    assert_eq!(outboxes[1].take_text(), "user1> *waves*\n");
+    // Never the server's words: "/me left" is not a leave notice.
+    hub.handle_line(1, "/me left");
+    assert_eq!(outboxes[1].take_text(), "user1> *left*\n");
     assert_eq!(outboxes[0].take_text(), "");
     hub.handle_line(1, "/me");
     assert_eq!(outboxes[0].take_text(), "! usage: /me action\n");
