@@ -19,14 +19,17 @@
 //! that client (`chat.rs`): a client that stops reading costs at most
 //! 256 KiB of our memory, and nobody's time.
 //!
-//! Each line is a `Bytes`: one line fanned out to 1,000 clients is 1,000
-//! handles to one allocation, not 1,000 copies.
+//! The lines fanned out from one read are gathered per client and flushed
+//! together (`flush`): when nothing is queued, straight to the client's
+//! socket, with one system call and no task to wake; what the socket does
+//! not take at once is queued for the writer task. A write that never
+//! waits (`try_write`) is one nobody can be stuck in.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::Bytes;
-use tokio::io::{AsyncWrite, AsyncWriteExt};
+use bytes::{Bytes, BytesMut};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
 /// The most bytes a client may have waiting for it (256 KiB): more than a
@@ -46,6 +49,8 @@ pub fn outbox() -> (Outbox, OutboxReceiver) {
     let outbox = Outbox {
         sender,
         queued: Arc::clone(&queued),
+        gathered: BytesMut::new(),
+        socket: None,
     };
     (outbox, OutboxReceiver { receiver, queued })
 }
@@ -54,35 +59,77 @@ pub fn outbox() -> (Outbox, OutboxReceiver) {
 /// Where lines for one client are put. Putting a line never waits.
 pub struct Outbox {
     sender: mpsc::UnboundedSender<Bytes>,
-    /// Bytes put in and not yet written: the writer task subtracts what it
-    /// has written. An atomic, because the writer runs on its own.
+    /// Bytes in the queue or being written by the writer task, which
+    /// subtracts what it has written. An atomic, because the writer runs on
+    /// its own.
     queued: Arc<AtomicUsize>,
+    /// Lines given since the last flush.
+    gathered: BytesMut,
+    /// The client's socket, once its tasks run (never, in unit tests: then
+    /// everything goes through the queue).
+    socket: Option<Arc<OwnedWriteHalf>>,
 }
 
 impl Outbox {
-    /// Queues `line` for the client. `false` when it would take the queue
-    /// over [`MAX_QUEUED`]: the client is not reading, and the line is not
-    /// queued.
-    pub fn send(&self, line: &Bytes) -> bool {
-        let waiting = self.queued.fetch_add(line.len(), Ordering::Relaxed);
-        // A line goes into an empty queue whatever its size: the bound is on
-        // what piles up behind a client.
+    /// Gathers `line` for the next flush. `false` when it would take what
+    /// waits for the client over [`MAX_QUEUED`]: the client is not
+    /// reading, and the line is not taken.
+    pub fn send(&mut self, line: &Bytes) -> bool {
+        let waiting = self.queued();
+        // A line goes into an empty outbox whatever its size: the bound is
+        // on what piles up behind a client.
         if waiting > 0 && waiting + line.len() > MAX_QUEUED {
-            self.queued.fetch_sub(line.len(), Ordering::Relaxed);
             return false;
         }
-        // `clone` copies a handle, not the line. It fails only when the
-        // writer task has ended, because the connection broke: its reader
-        // sees that too, and leaves.
-        if self.sender.send(line.clone()).is_err() {
-            self.queued.fetch_sub(line.len(), Ordering::Relaxed);
-        }
+        self.gathered.extend_from_slice(line);
         true
     }
 
-    /// Bytes waiting to be written.
+    /// Writes what was gathered: straight to the socket if nothing is
+    /// queued before it, and queues what the socket does not take.
+    pub fn flush(&mut self) {
+        if self.gathered.is_empty() {
+            return;
+        }
+        // Taken whole, so that an idle client keeps no buffer.
+        let mut batch = std::mem::take(&mut self.gathered).freeze();
+        if let Some(socket) = &self.socket {
+            // Anything queued, or being written, goes first: then the
+            // batch queues behind it.
+            if self.queued.load(Ordering::Acquire) == 0 {
+                match socket.try_write(&batch) {
+                    Ok(written) => drop(batch.split_to(written)),
+                    Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+                    // The connection broke: its reader sees that too, and
+                    // leaves.
+                    Err(_) => return,
+                }
+            }
+        }
+        if batch.is_empty() {
+            return;
+        }
+        self.queued.fetch_add(batch.len(), Ordering::AcqRel);
+        // It fails only when the writer task has ended, because the
+        // connection broke.
+        if let Err(unsent) = self.sender.send(batch) {
+            self.queued.fetch_sub(unsent.0.len(), Ordering::AcqRel);
+        }
+    }
+
+    /// From now on, a flush may write to `socket` itself.
+    pub fn attach(&mut self, socket: Arc<OwnedWriteHalf>) {
+        self.socket = Some(socket);
+    }
+
+    /// Bytes waiting to be written: gathered or queued.
     pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Relaxed)
+        self.queued.load(Ordering::Acquire) + self.gathered.len()
+    }
+
+    /// Whether nothing was gathered since the last flush.
+    pub fn is_flushed(&self) -> bool {
+        self.gathered.is_empty()
     }
 }
 // ANCHOR_END: outbox
@@ -99,7 +146,7 @@ impl OutboxReceiver {
     pub fn take_text(&mut self) -> String {
         let mut text = Vec::new();
         while let Ok(line) = self.receiver.try_recv() {
-            self.queued.fetch_sub(line.len(), Ordering::Relaxed);
+            self.queued.fetch_sub(line.len(), Ordering::AcqRel);
             text.extend_from_slice(&line);
         }
         String::from_utf8(text).expect("the server sends UTF-8")
@@ -114,17 +161,18 @@ impl OutboxReceiver {
 // ANCHOR: write_outbox
 /// The client's writer task: writes what its outbox receives, in order,
 /// until the client has left (its outbox is closed, and empty); then ends
-/// the connection's sending side. Lines that have piled up are written
-/// together, up to [`MAX_BATCH`] bytes in one system call; a single line
-/// is written as it is, without a copy.
-pub async fn write_outbox<W>(mut socket: W, mut outbox: OutboxReceiver) -> std::io::Result<()>
-where
-    W: AsyncWrite + Unpin,
-{
+/// the connection's sending side (dropping the last handle on `socket`
+/// does). Batches that have piled up are written together, up to
+/// [`MAX_BATCH`] bytes in one system call; a single one is written as it
+/// is, without a copy.
+pub async fn write_outbox(
+    socket: Arc<OwnedWriteHalf>,
+    mut outbox: OutboxReceiver,
+) -> std::io::Result<()> {
     while let Some(first) = outbox.receiver.recv().await {
         let written = match outbox.receiver.try_recv() {
             Err(_) => {
-                socket.write_all(&first).await?;
+                write_all(&socket, &first).await?;
                 first.len()
             }
             Ok(second) => {
@@ -139,13 +187,27 @@ where
                         Err(_) => break,
                     }
                 }
-                socket.write_all(&batch).await?;
+                write_all(&socket, &batch).await?;
                 batch.len()
             }
         };
-        outbox.queued.fetch_sub(written, Ordering::Relaxed);
+        outbox.queued.fetch_sub(written, Ordering::AcqRel);
     }
-    socket.shutdown().await
+    Ok(())
+}
+
+/// Writes all of `bytes`, waiting while the socket has no room.
+async fn write_all(socket: &OwnedWriteHalf, mut bytes: &[u8]) -> std::io::Result<()> {
+    while !bytes.is_empty() {
+        socket.writable().await?;
+        match socket.try_write(bytes) {
+            Ok(written) => bytes = &bytes[written..],
+            // Readiness can be a false alarm: wait again.
+            Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(())
 }
 // ANCHOR_END: write_outbox
 
