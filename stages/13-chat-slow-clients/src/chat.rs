@@ -103,6 +103,13 @@ impl Hub {
     }
     // ANCHOR_END: join
 
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a task panicked while holding it. Every
+        // change here leaves the state whole before anything can panic, so
+        // go on with it rather than take the whole chat down.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     // ANCHOR: handle_line
     /// Acts on every whole line in the client's buffer, under one lock,
     /// then flushes the outboxes they went to.
@@ -125,13 +132,6 @@ impl Hub {
         state.clients.remove(&id);
     }
     // ANCHOR_END: handle_line
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A poisoned lock means a task panicked while holding it. Every
-        // change here leaves the state whole before anything can panic, so
-        // go on with it rather than take the whole chat down.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl State {

@@ -7,7 +7,9 @@
 //! disconnects that client on the spot (`chat.rs`). For that to be fair to
 //! the clients that do read, the server runs on one thread, and a client
 //! that floods the chat lets the writers run after each read (see `main`
-//! and `handle_client`). And it is ready for 10,000 clients: an idle client
+//! and `handle_client`). What one read brings goes out in one write per
+//! client, straight to its socket when nothing is queued for it. And it is
+//! ready for 10,000 clients: an idle client
 //! keeps no read buffer (`line.rs`), the queue of connections waiting to
 //! be accepted holds 1,024 (`config.rs`), and the server warns at start
 //! when the limit on open files is too low for that many.

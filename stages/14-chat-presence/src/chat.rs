@@ -146,13 +146,19 @@ impl Hub {
     }
     // ANCHOR_END: join
 
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a task panicked while holding it. Every
+        // change here leaves the state whole before anything can panic, so
+        // go on with it rather than take the whole chat down.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
     // ANCHOR: handle_line
     /// Acts on every whole line in the client's buffer, under one lock,
     /// then flushes the outboxes they went to.
     pub fn handle_lines(&self, id: ClientId, lines: &mut LineReader) -> Flow {
         let mut state = self.lock();
         let mut flow = Flow::Continue;
-        // After a `/quit`, the rest is not acted on.
         while let (Flow::Continue, Some(line)) = (&flow, lines.next_line()) {
             flow = match line {
                 Line::Text(raw) => state.handle_line(id, &line::clean(&raw)),
@@ -173,14 +179,6 @@ impl Hub {
             state.deliver(To::All, Bytes::from(notice));
         }
         state.flush();
-    }
-    // ANCHOR_END: handle_line
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A poisoned lock means a task panicked while holding it. Every
-        // change here leaves the state whole before anything can panic, so
-        // go on with it rather than take the whole chat down.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
@@ -209,6 +207,7 @@ impl State {
         }
         Flow::Continue
     }
+    // ANCHOR_END: handle_line
 
     /// Tells the client its line was over the limit, and not sent.
     fn line_too_long(&mut self, id: ClientId) -> Flow {
