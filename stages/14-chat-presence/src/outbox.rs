@@ -3,27 +3,27 @@
 //!
 //! Writing to a socket can wait: when the client does not read, its kernel
 //! buffers fill, and a write waits until it reads again, perhaps forever.
-//! Whoever writes to a client is at that client's mercy. So nobody does but
+//! Whoever waits on a client is at that client's mercy. So nobody does but
 //! the client's own writer task; everyone else puts lines in its outbox,
 //! which never waits.
 //!
 //! ```text
-//!  fanout ──> | line | line | line | ──> writer task ──> socket ──> client
-//!             └─ queued: bytes not yet written, at most MAX_QUEUED ─┘
+//!  fanout ──> gathered ──flush──> try_write ──────────────────> socket ──> client
+//!                           └──> | batch | batch | ──> writer task ──┘
+//!                                └─ queued: at most MAX_QUEUED ─┘
 //! ```
+//!
+//! The lines fanned out from one read are gathered per client, and flushed
+//! together: straight to the socket with `try_write`, a write that never
+//! waits, when nothing is queued before them; what the socket does not
+//! take at once is queued for the writer task, which waits for room.
 //!
 //! The bound is in bytes, not lines, because what it protects is memory,
 //! and a line is anything from 10 bytes to 4 KiB: beside an unbounded
 //! channel, a count of the bytes put in and not yet written. A line that
-//! would take it over [`MAX_QUEUED`] is refused, and the chat disconnects
-//! that client (`chat.rs`): a client that stops reading costs at most
-//! 256 KiB of our memory, and nobody's time.
-//!
-//! The lines fanned out from one read are gathered per client and flushed
-//! together (`flush`): when nothing is queued, straight to the client's
-//! socket, with one system call and no task to wake; what the socket does
-//! not take at once is queued for the writer task. A write that never
-//! waits (`try_write`) is one nobody can be stuck in.
+//! would take what waits over [`MAX_QUEUED`] is refused, and the chat
+//! disconnects that client (`chat.rs`): a client that stops reading costs
+//! at most 256 KiB of our memory, and nobody's time.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
