@@ -28,7 +28,9 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bytes::{Bytes, BytesMut};
+use std::io::IoSlice;
+
+use bytes::Bytes;
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::sync::mpsc;
 
@@ -41,6 +43,9 @@ pub const MAX_QUEUED: usize = 256 * 1024;
 /// The most the writer copies into one write.
 const MAX_BATCH: usize = 64 * 1024;
 
+/// The most lines a flush writes with one system call (the rest queue).
+const MAX_SLICES: usize = 64;
+
 /// A new outbox: the sending end for the chat, the receiving end for the
 /// client's writer task.
 pub fn outbox() -> (Outbox, OutboxReceiver) {
@@ -49,7 +54,8 @@ pub fn outbox() -> (Outbox, OutboxReceiver) {
     let outbox = Outbox {
         sender,
         queued: Arc::clone(&queued),
-        gathered: BytesMut::new(),
+        gathered: Vec::new(),
+        gathered_bytes: 0,
         socket: None,
     };
     (outbox, OutboxReceiver { receiver, queued })
@@ -63,42 +69,54 @@ pub struct Outbox {
     /// subtracts what it has written. An atomic, because the writer runs on
     /// its own.
     queued: Arc<AtomicUsize>,
-    /// Lines given since the last flush.
-    gathered: BytesMut,
+    /// Lines given since the last flush: handles, not copies.
+    gathered: Vec<Bytes>,
+    gathered_bytes: usize,
     /// The client's socket, once its tasks run (never, in unit tests: then
     /// everything goes through the queue).
     socket: Option<Arc<OwnedWriteHalf>>,
 }
 
 impl Outbox {
-    /// Gathers `line` for the next flush. `false` when it would take what
-    /// waits for the client over [`MAX_QUEUED`]: the client is not
-    /// reading, and the line is not taken.
-    pub fn send(&mut self, line: &Bytes) -> bool {
+    /// Takes `line` for the client: with `gather`, kept for the next
+    /// flush; without, queued for the writer task at once. `false` when it
+    /// would take what waits for the client over [`MAX_QUEUED`]: the
+    /// client is not reading, and the line is not taken.
+    pub fn send(&mut self, line: &Bytes, gather: bool) -> bool {
         let waiting = self.queued();
         // A line goes into an empty outbox whatever its size: the bound is
         // on what piles up behind a client.
         if waiting > 0 && waiting + line.len() > MAX_QUEUED {
             return false;
         }
-        self.gathered.extend_from_slice(line);
+        // `clone` copies a handle, not the line.
+        if gather {
+            self.gathered.push(line.clone());
+            self.gathered_bytes += line.len();
+        } else {
+            self.queue(line.clone());
+        }
         true
     }
 
-    /// Writes what was gathered: straight to the socket if nothing is
-    /// queued before it, and queues what the socket does not take.
+    /// Writes what was gathered straight to the socket, all in one system
+    /// call, if nothing is queued before it; queues the rest, or all of it,
+    /// for the writer task.
     pub fn flush(&mut self) {
-        if self.gathered.is_empty() {
-            return;
-        }
         // Taken whole, so that an idle client keeps no buffer.
-        let mut batch = std::mem::take(&mut self.gathered).freeze();
+        let lines = std::mem::take(&mut self.gathered);
+        self.gathered_bytes = 0;
+        let mut written = 0;
         if let Some(socket) = &self.socket {
-            // Anything queued, or being written, goes first: then the
-            // batch queues behind it.
-            if self.queued.load(Ordering::Acquire) == 0 {
-                match socket.try_write(&batch) {
-                    Ok(written) => drop(batch.split_to(written)),
+            // Anything queued, or being written, goes first.
+            if self.queued.load(Ordering::Acquire) == 0 && !lines.is_empty() {
+                let mut slices = [IoSlice::new(&[]); MAX_SLICES];
+                for (slice, line) in slices.iter_mut().zip(&lines) {
+                    *slice = IoSlice::new(line);
+                }
+                let count = lines.len().min(MAX_SLICES);
+                match socket.try_write_vectored(&slices[..count]) {
+                    Ok(bytes) => written = bytes,
                     Err(error) if error.kind() == std::io::ErrorKind::WouldBlock => {}
                     // The connection broke: its reader sees that too, and
                     // leaves.
@@ -106,13 +124,23 @@ impl Outbox {
                 }
             }
         }
-        if batch.is_empty() {
-            return;
+        for line in lines {
+            if written >= line.len() {
+                written -= line.len();
+                continue;
+            }
+            // What the socket did not take, in order.
+            self.queue(line.slice(written..));
+            written = 0;
         }
-        self.queued.fetch_add(batch.len(), Ordering::AcqRel);
+    }
+
+    /// Puts `line` in the queue for the writer task, and counts it.
+    fn queue(&self, line: Bytes) {
+        self.queued.fetch_add(line.len(), Ordering::AcqRel);
         // It fails only when the writer task has ended, because the
         // connection broke.
-        if let Err(unsent) = self.sender.send(batch) {
+        if let Err(unsent) = self.sender.send(line) {
             self.queued.fetch_sub(unsent.0.len(), Ordering::AcqRel);
         }
     }
@@ -124,7 +152,7 @@ impl Outbox {
 
     /// Bytes waiting to be written: gathered or queued.
     pub fn queued(&self) -> usize {
-        self.queued.load(Ordering::Acquire) + self.gathered.len()
+        self.queued.load(Ordering::Acquire) + self.gathered_bytes
     }
 
     /// Whether nothing was gathered since the last flush.

@@ -55,6 +55,9 @@ struct State {
     /// The id of the last client that connected.
     last_id: ClientId,
     clients: HashMap<ClientId, Client>,
+    /// Whether lines are gathered, to be flushed at the end of a read
+    /// (`handle_lines`), rather than queued at once.
+    gathering: bool,
     /// The clients whose outbox has lines gathered since the last flush.
     unflushed: Vec<ClientId>,
     history: History,
@@ -126,7 +129,6 @@ impl Hub {
             state.deliver(To::One(id), line);
         }
         state.deliver(To::AllBut(id), joined);
-        state.flush();
         (id, receiver)
     }
 
@@ -158,6 +160,7 @@ impl Hub {
     /// then flushes the outboxes they went to.
     pub fn handle_lines(&self, id: ClientId, lines: &mut LineReader) -> Flow {
         let mut state = self.lock();
+        state.gathering = true;
         let mut flow = Flow::Continue;
         while let (Flow::Continue, Some(line)) = (&flow, lines.next_line()) {
             flow = match line {
@@ -178,7 +181,6 @@ impl Hub {
             let notice = format!("* {} left\n", client.nick);
             state.deliver(To::All, Bytes::from(notice));
         }
-        state.flush();
     }
 }
 
@@ -216,7 +218,10 @@ impl State {
         Flow::Continue
     }
 
-    /// Writes, or queues, what each outbox gathered since the last flush.
+    /// Writes what each outbox gathered since the last flush, and stops
+    /// gathering. (Outside a read, notices to everyone, such as a join, are
+    /// queued at once: the writers batch a storm of them, where a write per
+    /// client per notice would not.)
     fn flush(&mut self) {
         for id in std::mem::take(&mut self.unflushed) {
             // A client disconnected since is gone.
@@ -224,6 +229,7 @@ impl State {
                 client.outbox.flush();
             }
         }
+        self.gathering = false;
     }
 
     /// A chat line or action: to everyone but its sender, into the
@@ -323,12 +329,12 @@ impl State {
     /// Gives `line` to each recipient: the ones whose outbox refused it.
     fn fan_out(&mut self, to: To, line: &Bytes) -> Vec<ClientId> {
         let mut too_slow = Vec::new();
-        let unflushed = &mut self.unflushed;
+        let (gather, unflushed) = (self.gathering, &mut self.unflushed);
         let mut send = |id: ClientId, client: &mut Client| {
-            if client.outbox.is_flushed() {
+            if gather && client.outbox.is_flushed() {
                 unflushed.push(id);
             }
-            if !client.outbox.send(line) {
+            if !client.outbox.send(line, gather) {
                 too_slow.push(id);
             }
         };

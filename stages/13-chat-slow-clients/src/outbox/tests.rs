@@ -9,13 +9,13 @@ fn the_bound_is_in_bytes_and_refuses_the_line_that_would_pass_it() {
     let (mut outbox, _receiver) = outbox();
     let line = Bytes::from(vec![b'x'; 1024]);
     for _ in 0..MAX_QUEUED / 1024 {
-        assert!(outbox.send(&line));
+        assert!(outbox.send(&line, true));
     }
     // Gathered or queued, it counts the same.
     assert_eq!(outbox.queued(), MAX_QUEUED);
     outbox.flush();
     assert_eq!(outbox.queued(), MAX_QUEUED);
-    assert!(!outbox.send(&Bytes::from_static(b"!\n")));
+    assert!(!outbox.send(&Bytes::from_static(b"!\n"), true));
     assert_eq!(outbox.queued(), MAX_QUEUED);
 }
 
@@ -23,21 +23,21 @@ fn the_bound_is_in_bytes_and_refuses_the_line_that_would_pass_it() {
 fn one_line_larger_than_the_bound_goes_into_an_empty_queue() {
     let (mut outbox, _receiver) = outbox();
     let huge = Bytes::from(vec![b'x'; MAX_QUEUED + 1]);
-    assert!(outbox.send(&huge));
-    assert!(!outbox.send(&Bytes::from_static(b"x")));
+    assert!(outbox.send(&huge, true));
+    assert!(!outbox.send(&Bytes::from_static(b"x"), true));
 }
 
 #[test]
-fn a_flush_queues_what_was_gathered_as_one_batch() {
+fn a_flush_without_a_socket_queues_what_was_gathered_in_order() {
     let (mut outbox, mut receiver) = outbox();
     assert!(outbox.is_flushed());
-    outbox.send(&Bytes::from_static(b"one\n"));
-    outbox.send(&Bytes::from_static(b"two\n"));
+    outbox.send(&Bytes::from_static(b"one\n"), true);
+    outbox.send(&Bytes::from_static(b"two\n"), true);
     assert!(!outbox.is_flushed());
     assert_eq!(receiver.take_text(), "");
     outbox.flush();
     assert!(outbox.is_flushed());
-    assert_eq!(receiver.receiver.try_recv().unwrap(), "one\ntwo\n");
+    assert_eq!(receiver.take_text(), "one\ntwo\n");
 }
 
 /// A connected pair: the server's end, split, and the client's end.
@@ -60,7 +60,7 @@ async fn a_flush_writes_straight_to_the_socket_when_nothing_is_queued() {
     let (_read_half, socket, mut client) = connection().await;
     let (mut outbox, mut receiver) = outbox();
     outbox.attach(Arc::clone(&socket));
-    outbox.send(&Bytes::from_static(b"hello\n"));
+    outbox.send(&Bytes::from_static(b"hello\n"), true);
     outbox.flush();
     // Nothing went through the queue.
     assert_eq!(outbox.queued(), 0);
@@ -68,6 +68,29 @@ async fn a_flush_writes_straight_to_the_socket_when_nothing_is_queued() {
     let mut received = [0; 6];
     client.read_exact(&mut received).await.unwrap();
     assert_eq!(&received, b"hello\n");
+    // Not gathered: queued at once, for the writer.
+    outbox.send(&Bytes::from_static(b"notice\n"), false);
+    assert_eq!(receiver.take_text(), "notice\n");
+}
+
+#[tokio::test]
+async fn more_lines_than_one_write_takes_are_queued_after_it_in_order() {
+    let (_read_half, socket, mut client) = connection().await;
+    let (mut outbox, receiver) = outbox();
+    outbox.attach(Arc::clone(&socket));
+    let writer = tokio::spawn(write_outbox(socket, receiver));
+    let mut expected = Vec::new();
+    for number in 0..3 * MAX_SLICES {
+        let line = Bytes::from(format!("line {number}\n"));
+        expected.extend_from_slice(&line);
+        outbox.send(&line, true);
+    }
+    outbox.flush();
+    let mut received = vec![0; expected.len()];
+    client.read_exact(&mut received).await.unwrap();
+    assert_eq!(String::from_utf8(received), String::from_utf8(expected));
+    drop(outbox);
+    writer.await.unwrap().unwrap();
 }
 
 #[tokio::test]
@@ -75,11 +98,11 @@ async fn what_is_queued_goes_first_and_the_writer_counts_it_down() {
     let (_read_half, socket, mut client) = connection().await;
     let (mut outbox, receiver) = outbox();
     // Queued before the socket is known, as a welcome is.
-    outbox.send(&Bytes::from_static(b"first\n"));
+    outbox.send(&Bytes::from_static(b"first\n"), true);
     outbox.flush();
     outbox.attach(Arc::clone(&socket));
     // Something is queued: this one must queue behind it, not jump ahead.
-    outbox.send(&Bytes::from_static(b"second\n"));
+    outbox.send(&Bytes::from_static(b"second\n"), true);
     outbox.flush();
     assert_eq!(outbox.queued(), 13);
     let writer = tokio::spawn(write_outbox(socket, receiver));
@@ -96,7 +119,7 @@ async fn what_is_queued_goes_first_and_the_writer_counts_it_down() {
     }
     assert_eq!(outbox.queued(), 0);
     // Nothing queued now: straight to the socket.
-    outbox.send(&Bytes::from_static(b"third\n"));
+    outbox.send(&Bytes::from_static(b"third\n"), true);
     outbox.flush();
     assert_eq!(outbox.queued(), 0);
     let mut received = [0; 6];

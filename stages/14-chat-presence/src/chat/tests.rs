@@ -3,10 +3,11 @@
 
 use super::*;
 
-/// The reader's way in, one line at a time, each flushed at once.
+/// The reader's way in, one line at a time: gathered, then flushed.
 impl Hub {
     fn handle_line(&self, id: ClientId, line: &str) -> Flow {
         let mut state = self.lock();
+        state.gathering = true;
         let flow = state.handle_line(id, line);
         state.flush();
         flow
@@ -14,6 +15,7 @@ impl Hub {
 
     fn line_too_long(&self, id: ClientId) {
         let mut state = self.lock();
+        state.gathering = true;
         state.line_too_long(id);
         state.flush();
     }
