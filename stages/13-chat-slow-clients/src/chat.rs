@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use stage_13_chat_slow_clients::line::{self, Line, LineReader, MAX_LINE};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::AbortHandle;
 
 use crate::nick;
@@ -114,14 +114,27 @@ impl Hub {
 
     // ANCHOR: handle_line
     /// Acts on every whole line in the client's buffer, under one lock,
-    /// then flushes the outboxes they went to.
-    pub fn handle_lines(&self, id: ClientId, lines: &mut LineReader) {
+    /// then flushes the outboxes they went to. Before the flush, it reads
+    /// once more without waiting, so that lines which arrived meanwhile go
+    /// out in the same writes (only once: a client that floods the chat
+    /// must still let the writers run).
+    pub fn handle_lines(
+        &self,
+        id: ClientId,
+        lines: &mut LineReader,
+        client_socket: &OwnedReadHalf,
+    ) {
         let mut state = self.lock();
         state.gathering = true;
-        while let Some(line) = lines.next_line() {
-            match line {
-                Line::Text(raw) => state.handle_line(id, &line::clean(&raw)),
-                Line::TooLong => state.line_too_long(id),
+        for round in 0..2 {
+            if round == 1 && !lines.read_ready(client_socket) {
+                break;
+            }
+            while let Some(line) = lines.next_line() {
+                match line {
+                    Line::Text(raw) => state.handle_line(id, &line::clean(&raw)),
+                    Line::TooLong => state.line_too_long(id),
+                }
             }
         }
         state.flush();

@@ -147,7 +147,7 @@ async fn handle_client(
     let mut lines = LineReader::default();
     let result = loop {
         // Every whole line in the buffer first, then read more.
-        hub.handle_lines(id, &mut lines);
+        hub.handle_lines(id, &mut lines, &socket);
         // Let the writers of everyone these lines went to run before we
         // read more. Without this, a client sending as fast as it can is
         // served read after read (Tokio makes a task yield only after 128

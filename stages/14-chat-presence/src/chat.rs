@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
 use stage_14_chat_presence::line::{self, Line, LineReader, MAX_LINE};
-use tokio::net::tcp::OwnedWriteHalf;
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::AbortHandle;
 
 use crate::command::{self, HELP, Input};
@@ -157,16 +157,29 @@ impl Hub {
 
     // ANCHOR: handle_line
     /// Acts on every whole line in the client's buffer, under one lock,
-    /// then flushes the outboxes they went to.
-    pub fn handle_lines(&self, id: ClientId, lines: &mut LineReader) -> Flow {
+    /// then flushes the outboxes they went to. Before the flush, it reads
+    /// once more without waiting, so that lines which arrived meanwhile go
+    /// out in the same writes (only once: a client that floods the chat
+    /// must still let the writers run).
+    pub fn handle_lines(
+        &self,
+        id: ClientId,
+        lines: &mut LineReader,
+        client_socket: &OwnedReadHalf,
+    ) -> Flow {
         let mut state = self.lock();
         state.gathering = true;
         let mut flow = Flow::Continue;
-        while let (Flow::Continue, Some(line)) = (&flow, lines.next_line()) {
-            flow = match line {
-                Line::Text(raw) => state.handle_line(id, &line::clean(&raw)),
-                Line::TooLong => state.line_too_long(id),
-            };
+        for round in 0..2 {
+            if round == 1 && (flow == Flow::Stop || !lines.read_ready(client_socket)) {
+                break;
+            }
+            while let (Flow::Continue, Some(line)) = (&flow, lines.next_line()) {
+                flow = match line {
+                    Line::Text(raw) => state.handle_line(id, &line::clean(&raw)),
+                    Line::TooLong => state.line_too_long(id),
+                };
+            }
         }
         state.flush();
         flow

@@ -120,6 +120,13 @@ impl LineReader {
         }
     }
     // ANCHOR_END: read_from
+
+    /// Reads what has arrived already, without waiting: `true` if it read
+    /// anything. (An end or an error is left for `read_from` to meet.)
+    pub fn read_ready(&mut self, socket: &OwnedReadHalf) -> bool {
+        self.buffer.reserve(READ_CHUNK);
+        matches!(socket.try_read_buf(&mut self.buffer), Ok(read) if read > 0)
+    }
 }
 // ANCHOR_END: line_reader
 

@@ -144,7 +144,7 @@ async fn handle_client(
     let mut quit = false;
     let result = loop {
         // Every whole line in the buffer first, then read more.
-        if hub.handle_lines(id, &mut lines) == Flow::Stop {
+        if hub.handle_lines(id, &mut lines, &socket) == Flow::Stop {
             quit = true;
             break Ok(());
         }
