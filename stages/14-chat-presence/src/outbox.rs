@@ -8,14 +8,14 @@
 //! which never waits.
 //!
 //! ```text
-//!  fanout ──> gathered ──flush──> try_write ──────────────────> socket ──> client
+//!  fanout ──> gathered ──flush──> try_write_vectored ─────────> socket ──> client
 //!                           └──> | batch | batch | ──> writer task ──┘
 //!                                └─ queued: at most MAX_QUEUED ─┘
 //! ```
 //!
 //! The lines fanned out from one read are gathered per client, and flushed
-//! together: straight to the socket with `try_write`, a write that never
-//! waits, when nothing is queued before them; what the socket does not
+//! together: straight to the socket with `try_write_vectored`, one write
+//! that never waits, when nothing is queued before them; what the socket does not
 //! take at once is queued for the writer task, which waits for room.
 //!
 //! The bound is in bytes, not lines, because what it protects is memory,
@@ -25,10 +25,9 @@
 //! disconnects that client (`chat.rs`): a client that stops reading costs
 //! at most 256 KiB of our memory, and nobody's time.
 
+use std::io::IoSlice;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-
-use std::io::IoSlice;
 
 use bytes::Bytes;
 use tokio::net::tcp::OwnedWriteHalf;
