@@ -8,10 +8,22 @@
 //! cargo run --release -p maintainer --bin fanout-bench -- --stage 13 --receivers 1000 --window 16
 //! cargo run --release -p maintainer --bin fanout-bench -- --port 7711 --receivers 900 --window 8
 //! ulimit -n 20000; cargo run --release -p maintainer --bin fanout-bench -- --receivers 10000 --window 8
+//! cargo run --release -p maintainer --bin fanout-bench -- --smallchat ../smallchat/smallchat-server
 //! ```
 //!
 //! Without `--port`, it starts a reference chat stage on a free port (stage
 //! 14, or `--stage N`); with it, it measures whatever listens there.
+//!
+//! **Beside smallchat.** With `--smallchat PATH` (or `SMALLCHAT=PATH`), it
+//! measures the stage and antirez's smallchat in turn, a fresh server for
+//! each run, for `--rounds` rounds, and prints each round's ratio: on a
+//! shared machine, only figures taken side by side compare. smallchat is
+//! not part of the course: `git clone https://github.com/antirez/smallchat`
+//! and `make` build it. It listens on 7711, always, and relays what one
+//! `read()` returned as one message, with the nick in front of its first
+//! line only: its lines are matched with or without the nick (as
+//! `--lenient` does). A window of more than 8 of our lines is more than its
+//! 255-byte read holds, and what it cuts off is lost.
 //!
 //! **The workload.** N receivers connect and each reads its welcome line.
 //! We wait until no receiver has read anything for a moment, so that the
@@ -46,6 +58,8 @@
 //! line sent to the last delivery.
 
 use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -69,6 +83,12 @@ const READ_BUFFER_BYTES: usize = 8 * 1024;
 
 /// How long no receiver may read anything before we call the chat quiet.
 const QUIET: Duration = Duration::from_millis(300);
+
+/// smallchat's port, which it takes no option to change.
+const SMALLCHAT_PORT: u16 = 7711;
+
+/// The environment variable that may name smallchat's program.
+const SMALLCHAT_VARIABLE: &str = "SMALLCHAT";
 
 /// Chat lines delivered per second, and lost, by a chat server: N receivers,
 /// one sender, at most W lines in flight.
@@ -111,6 +131,14 @@ struct Options {
     /// window may wait before it is given up on, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
     drain_timeout: Duration,
+    /// Measure antirez's smallchat too, started from PATH, and print the
+    /// ratio (or set SMALLCHAT=PATH).
+    #[arg(long, value_name = "PATH", conflicts_with = "port")]
+    smallchat: Option<PathBuf>,
+    /// With smallchat: rounds of the stage then smallchat, each on a fresh
+    /// server.
+    #[arg(long, value_name = "R", default_value = "3", value_parser = count)]
+    rounds: usize,
 }
 
 fn chat_stage(text: &str) -> Result<u8, String> {
@@ -149,59 +177,172 @@ fn seconds(text: &str) -> Result<Duration, String> {
 }
 
 fn main() {
-    let options = Options::parse();
+    let mut options = Options::parse();
     if let Err(message) = check_open_file_limit(options.receivers) {
         eprintln!("fanout-bench: {message}");
         std::process::exit(1);
     }
-    // Kept until the end of `main`: dropping it kills the server.
-    let mut reference = None;
-    let package = harness::stages::find(options.stage)
-        .map(|stage| stage.package())
-        .unwrap_or_default();
-    let port = match options.port {
-        Some(port) => port,
-        None => {
-            let spec = ServerSpec::Reference {
-                package: package.clone(),
-            };
-            let server = Server::start(&spec, &mut Rng::new(fresh_seed()), startup_timeout())
-                .unwrap_or_else(|failure| {
-                    eprintln!("{}", failure.render());
-                    std::process::exit(1);
-                });
-            let port = server.port;
-            reference = Some(server);
-            port
-        }
-    };
+    if options.smallchat.is_none() && options.port.is_none() {
+        options.smallchat = std::env::var_os(SMALLCHAT_VARIABLE)
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from);
+    }
     if cfg!(debug_assertions) {
         eprintln!("(a debug build: run with --release for figures worth comparing)");
     }
-    match &reference {
-        Some(_) => eprintln!("server: the reference {package}, port {port}"),
-        None => eprintln!("server: {}:{port}", options.host),
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|error| {
-            eprintln!("fanout-bench: cannot start tokio: {error}");
-            std::process::exit(1);
-        });
-    let result = runtime.block_on(run(&options, port));
-    // Receivers may still be reading: do not wait for them.
-    runtime.shutdown_background();
+    let result = match (&options.smallchat, options.port) {
+        (Some(smallchat), _) => side_by_side(&options, smallchat),
+        (None, Some(port)) => {
+            eprintln!("server: {}:{port}", options.host);
+            measure(&options, port, options.lenient, None).map(|run| run.summary)
+        }
+        (None, None) => {
+            let result = measure_stage(&options).map(|run| run.summary);
+            eprintln!(
+                "(to compare with antirez's smallchat: `git clone \
+                 https://github.com/antirez/smallchat && make -C smallchat`, then \
+                 --smallchat smallchat/smallchat-server, or SMALLCHAT=PATH)"
+            );
+            result
+        }
+    };
     match result {
         Ok(summary) => println!("{summary}"),
         Err(message) => {
             eprintln!("fanout-bench: {message}");
-            if let Some(server) = &reference {
-                eprintln!("the server's last output:\n{}", server.output_tail(10));
-            }
             std::process::exit(1);
         }
     }
+}
+
+/// One run's figures.
+struct Run {
+    rate: f64,
+    lost: u64,
+    summary: String,
+}
+
+/// Starts the reference stage on a free port, measures it, and stops it.
+fn measure_stage(options: &Options) -> Result<Run, String> {
+    let package = harness::stages::find(options.stage)
+        .map(|stage| stage.package())
+        .unwrap_or_default();
+    let spec = ServerSpec::Reference {
+        package: package.clone(),
+    };
+    let server = Server::start(&spec, &mut Rng::new(fresh_seed()), startup_timeout())
+        .map_err(|failure| failure.render())?;
+    eprintln!("server: the reference {package}, port {}", server.port);
+    measure(options, server.port, options.lenient, Some(&server))
+}
+
+/// Measures the server on `port`, in a runtime of its own.
+fn measure(
+    options: &Options,
+    port: u16,
+    lenient: bool,
+    reference: Option<&Server>,
+) -> Result<Run, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start tokio: {error}"))?;
+    let result = runtime.block_on(run(options, port, lenient));
+    // Receivers may still be reading: do not wait for them.
+    runtime.shutdown_background();
+    result.map_err(|message| match reference {
+        Some(server) => format!(
+            "{message}\nthe server's last output:\n{}",
+            server.output_tail(10)
+        ),
+        None => message,
+    })
+}
+
+/// smallchat, running; killed when dropped.
+struct Smallchat(Child);
+
+impl Drop for Smallchat {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts smallchat and waits until it listens on its port.
+fn start_smallchat(path: &PathBuf) -> Result<Smallchat, String> {
+    // Someone else on 7711 would be measured in its place.
+    std::net::TcpListener::bind(("127.0.0.1", SMALLCHAT_PORT)).map_err(|error| {
+        format!("port {SMALLCHAT_PORT}, which smallchat always takes, is not free: {error}")
+    })?;
+    let child = Command::new(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("could not start smallchat ({}): {error}", path.display()))?;
+    let mut smallchat = Smallchat(child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", SMALLCHAT_PORT)).is_ok() {
+            return Ok(smallchat);
+        }
+        if let Ok(Some(status)) = smallchat.0.try_wait() {
+            return Err(format!("smallchat exited at once ({status})"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "smallchat did not listen on {SMALLCHAT_PORT} within 5 s"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The stage and smallchat in turn, each on a fresh server, for every
+/// round; then the ratio of their deliveries per second, round by round.
+fn side_by_side(options: &Options, smallchat_path: &PathBuf) -> Result<String, String> {
+    if options.host != "127.0.0.1" {
+        return Err("--smallchat measures servers on this machine: leave --host out".into());
+    }
+    let mut ratios = Vec::new();
+    let (mut stage_rates, mut smallchat_rates) = (Vec::new(), Vec::new());
+    for round in 1..=options.rounds {
+        let stage = measure_stage(options)?;
+        println!("round {round}, stage {}: {}", options.stage, stage.summary);
+        let smallchat = {
+            let _server = start_smallchat(smallchat_path)?;
+            // smallchat prefixes only the first line of each read.
+            measure(options, SMALLCHAT_PORT, true, None)?
+        };
+        println!("round {round}, smallchat: {}", smallchat.summary);
+        if smallchat.rate > 0.0 {
+            ratios.push(stage.rate / smallchat.rate);
+        }
+        stage_rates.push((stage.rate, stage.lost));
+        smallchat_rates.push((smallchat.rate, smallchat.lost));
+    }
+    let ratios: Vec<String> = ratios.iter().map(|ratio| format!("{ratio:.2}x")).collect();
+    let median = |runs: &mut Vec<(f64, u64)>| {
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        runs[runs.len() / 2]
+    };
+    let (stage_rate, stage_lost) = median(&mut stage_rates);
+    let (smallchat_rate, smallchat_lost) = median(&mut smallchat_rates);
+    Ok(format!(
+        "N={} W={} M={}: stage {} {} deliveries/s ({} lost), smallchat {} ({} lost), \
+         medians of {} rounds; stage / smallchat by round: {}",
+        options.receivers,
+        options.window,
+        options.messages,
+        options.stage,
+        thousands(stage_rate.round() as u64),
+        thousands(stage_lost),
+        thousands(smallchat_rate.round() as u64),
+        thousands(smallchat_lost),
+        options.rounds,
+        ratios.join(", "),
+    ))
 }
 
 /// Our soft limit of open files, from /proc (Linux); `None` elsewhere.
@@ -315,7 +456,7 @@ fn message(number: usize, tag: &str) -> String {
     format!("msg {number:06} {tag}\n")
 }
 
-async fn run(options: &Options, port: u16) -> Result<String, String> {
+async fn run(options: &Options, port: u16, lenient: bool) -> Result<Run, String> {
     let address = format!("{}:{port}", options.host);
     let mut rng = Rng::new(fresh_seed() ^ u64::from(std::process::id()) << 20);
     let tag = format!("fanout-{:08x}", rng.next_u64() as u32);
@@ -330,7 +471,7 @@ async fn run(options: &Options, port: u16) -> Result<String, String> {
         messages: options.messages,
         prefix: prefix.into_bytes(),
         tag: tag.clone().into_bytes(),
-        lenient: options.lenient,
+        lenient,
         passed: (0..options.messages).map(|_| AtomicU32::new(0)).collect(),
         progress: progress_sender,
         epoch: Instant::now(),
@@ -405,14 +546,15 @@ async fn run(options: &Options, port: u16) -> Result<String, String> {
     } else {
         0.0
     };
+    let lost = expected.saturating_sub(delivered);
     let mut summary = format!(
         "N={} W={} M={}{}: {} deliveries/s, {} lost, {} out of order",
         options.receivers,
         options.window,
         options.messages,
-        if options.lenient { " (lenient)" } else { "" },
+        if lenient { " (lenient)" } else { "" },
         thousands(rate.round() as u64),
-        thousands(expected.saturating_sub(delivered)),
+        thousands(lost),
         thousands(shared.out_of_order.load(Ordering::Acquire)),
     );
     let malformed = shared.malformed.load(Ordering::Acquire);
@@ -439,7 +581,11 @@ async fn run(options: &Options, port: u16) -> Result<String, String> {
             String::from_utf8_lossy(&shared.prefix)
         ));
     }
-    Ok(summary)
+    Ok(Run {
+        rate,
+        lost,
+        summary,
+    })
 }
 
 /// What the sender needs to know.
