@@ -101,9 +101,9 @@ bench-zset:
 bench-memory S="9" KEYS="1000000" VALUE="16":
     @cargo run -q --release -p maintainer --bin memory-bench -- --stage {{S}} --keys {{KEYS}} --value-length {{VALUE}}
 
-# A chat stage (12-14, default 14) under a fanout load: N receivers, one sender, a window of W messages in flight; deliveries/s and lost deliveries.
-bench-fanout N="100" W="16" M="5000" S="14":
-    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}}
+# A chat stage (12-14, default 14) under a fanout load: N receivers, one sender, a window of W messages in flight; deliveries/s and lost deliveries. Beside antirez's smallchat, in alternating rounds, with SMALLCHAT=PATH or `--smallchat PATH` after S.
+bench-fanout N="100" W="16" M="5000" S="14" *ARGS:
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}} {{ARGS}}
 
 # The chat on Redis (stage 19, or S=20 with its page off) under the fanout load: N receivers over 1, 2 and 4 processes, on redis-server and on the course's Redis, beside stage 14 alone; one table.
 bench-chat-redis N="100" W="16" M="2000" S="19":

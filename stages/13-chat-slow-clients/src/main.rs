@@ -7,7 +7,9 @@
 //! disconnects that client on the spot (`chat.rs`). For that to be fair to
 //! the clients that do read, the server runs on one thread, and a client
 //! that floods the chat lets the writers run after each read (see `main`
-//! and `handle_client`). And it is ready for 10,000 clients: an idle client
+//! and `handle_client`). What one read brings goes out in one write per
+//! client, straight to its socket when nothing is queued for it. And it is
+//! ready for 10,000 clients: an idle client
 //! keeps no read buffer (`line.rs`), the queue of connections waiting to
 //! be accepted holds 1,024 (`config.rs`), and the server warns at start
 //! when the limit on open files is too low for that many.
@@ -44,7 +46,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use stage_13_chat_slow_clients::line::{self, Line, LineReader};
+use stage_13_chat_slow_clients::line::LineReader;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -134,8 +136,10 @@ fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>, shutdown: &Shutd
     // Nagle's algorithm hold a line back waiting for an acknowledgement.
     let _ = socket.set_nodelay(true);
     let (read_half, write_half) = socket.into_split();
+    // Shared by the writer task and the chat's flushes.
+    let write_half = Arc::new(write_half);
     let (id, outbox) = hub.join();
-    let writer = tokio::spawn(outbox::write_outbox(write_half, outbox));
+    let writer = tokio::spawn(outbox::write_outbox(Arc::clone(&write_half), outbox));
     let writer_abort = writer.abort_handle();
     // Every task holds the chat: an `Arc` is a shared pointer, and cloning
     // it copies the pointer.
@@ -149,7 +153,7 @@ fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>, shutdown: &Shutd
             Err(error) => log!("{peer} dropped: {error}"),
         }
     });
-    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()]);
+    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()], write_half);
 }
 // ANCHOR_END: serve
 
@@ -170,12 +174,7 @@ async fn handle_client(
     let mut lines = LineReader::default();
     let result = loop {
         // Every whole line in the buffer first, then read more.
-        while let Some(line) = lines.next_line() {
-            match line {
-                Line::Text(raw) => hub.handle_line(id, &line::clean(&raw)),
-                Line::TooLong => hub.line_too_long(id),
-            }
-        }
+        hub.handle_lines(id, &mut lines, &socket);
         // Let the writers of everyone these lines went to run before we
         // read more. Without this, a client sending as fast as it can is
         // served read after read (Tokio makes a task yield only after 128

@@ -1,12 +1,14 @@
 //! The chat: who is connected under which nick, the last messages, and
 //! the fanout of every line to the clients who should receive it.
 //!
-//! A registry under a lock, in which nobody writes to a socket: a fanout
+//! A registry under a lock, in which nobody waits on a socket: a fanout
 //! takes the lock, puts the line into each recipient's outbox (which never
 //! waits, see `outbox.rs`), and lets go. The chapter compares this with the
 //! other designs. An outbox that would pass its bound belongs to a client
 //! that is not reading: it is disconnected on the spot, and logged. Nobody
-//! waits for it, and nothing is lost silently.
+//! waits for it, and nothing is lost silently. The lines of one read are
+//! acted on under one lock, and the outboxes they went to are flushed once,
+//! at the end: one write per client for all of them.
 //!
 //! The lock is std's `Mutex`, not Tokio's: it is never held
 //! across an `.await` (nothing here awaits), so no task can be suspended
@@ -16,10 +18,11 @@
 //! follows its join.
 
 use std::collections::{HashMap, VecDeque};
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use bytes::Bytes;
-use stage_14_chat_presence::line::MAX_LINE;
+use stage_14_chat_presence::line::{self, Line, LineReader, MAX_LINE};
+use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::task::AbortHandle;
 
 use crate::command::{self, HELP, Input};
@@ -52,6 +55,11 @@ struct State {
     /// The id of the last client that connected.
     last_id: ClientId,
     clients: HashMap<ClientId, Client>,
+    /// Whether lines are gathered, to be flushed at the end of a read
+    /// (`handle_lines`), rather than queued at once.
+    gathering: bool,
+    /// The clients whose outbox has lines gathered since the last flush.
+    unflushed: Vec<ClientId>,
     history: History,
 }
 
@@ -125,47 +133,56 @@ impl Hub {
     }
 
     /// Records the client's tasks, so that they can be stopped if it has to
-    /// be disconnected. If that has happened already (it joined, and did not
-    /// read fast enough even before its tasks started), stops them now.
-    pub fn attach_tasks(&self, id: ClientId, tasks: Vec<AbortHandle>) {
+    /// be disconnected, and its socket, for flushes to write to. If it has
+    /// been disconnected already (it joined, and did not read fast enough
+    /// even before its tasks started), stops them now.
+    pub fn attach_tasks(&self, id: ClientId, tasks: Vec<AbortHandle>, socket: Arc<OwnedWriteHalf>) {
         let mut state = self.lock();
         match state.clients.get_mut(&id) {
-            Some(client) => client.tasks = tasks,
+            Some(client) => {
+                client.tasks = tasks;
+                client.outbox.attach(socket);
+            }
             None => tasks.iter().for_each(AbortHandle::abort),
         }
     }
     // ANCHOR_END: join
 
-    // ANCHOR: handle_line
-    /// Acts on one cleaned line from a client.
-    pub fn handle_line(&self, id: ClientId, line: &str) -> Flow {
-        let input = command::parse(line);
-        let mut state = self.lock();
-        let Some(client) = state.clients.get(&id) else {
-            return Flow::Stop;
-        };
-        let nick = client.nick.clone();
-        match input {
-            Err(error) => state.reply(id, format!("{error}\n")),
-            Ok(Input::Nothing) => {}
-            Ok(Input::Chat(text)) => state.say(id, format!("{nick}> {text}\n")),
-            Ok(Input::Me(action)) => state.say(id, format!("* {nick} {action}\n")),
-            Ok(Input::Nick(new_nick)) => state.rename(id, new_nick),
-            Ok(Input::Who) => state.who(id),
-            Ok(Input::Msg { to, text }) => state.private(id, &nick, to, text),
-            Ok(Input::Help) => state.reply(id, HELP),
-            Ok(Input::Quit) => {
-                state.reply(id, "* bye\n");
-                return Flow::Stop;
-            }
-        }
-        Flow::Continue
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a task panicked while holding it. Every
+        // change here leaves the state whole before anything can panic, so
+        // go on with it rather than take the whole chat down.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Tells the client its line was over the limit, and not sent.
-    pub fn line_too_long(&self, id: ClientId) {
-        let error = format!("! line too long (over {MAX_LINE} bytes): not sent\n");
-        self.lock().reply(id, error);
+    // ANCHOR: handle_line
+    /// Acts on every whole line in the client's buffer, under one lock,
+    /// then flushes the outboxes they went to. Before the flush, it reads
+    /// once more without waiting, so that lines which arrived meanwhile go
+    /// out in the same writes (only once: a client that floods the chat
+    /// must still let the writers run).
+    pub fn handle_lines(
+        &self,
+        id: ClientId,
+        lines: &mut LineReader,
+        client_socket: &OwnedReadHalf,
+    ) -> Flow {
+        let mut state = self.lock();
+        state.gathering = true;
+        let mut flow = Flow::Continue;
+        for round in 0..2 {
+            if round == 1 && (flow == Flow::Stop || !lines.read_ready(client_socket)) {
+                break;
+            }
+            while let (Flow::Continue, Some(line)) = (&flow, lines.next_line()) {
+                flow = match line {
+                    Line::Text(raw) => state.handle_line(id, &line::clean(&raw)),
+                    Line::TooLong => state.line_too_long(id),
+                };
+            }
+        }
+        state.flush();
+        flow
     }
 
     /// Removes a client that left: the others are told, and it is gone
@@ -188,17 +205,56 @@ impl Hub {
         state.reply(id, "* server shutting down\n");
         state.clients.remove(&id);
     }
-    // ANCHOR_END: handle_line
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A poisoned lock means a task panicked while holding it. Every
-        // change here leaves the state whole before anything can panic, so
-        // go on with it rather than take the whole chat down.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl State {
+    /// Acts on one cleaned line from a client.
+    fn handle_line(&mut self, id: ClientId, line: &str) -> Flow {
+        let input = command::parse(line);
+        let Some(client) = self.clients.get(&id) else {
+            return Flow::Stop;
+        };
+        let nick = client.nick.clone();
+        match input {
+            Err(error) => self.reply(id, format!("{error}\n")),
+            Ok(Input::Nothing) => {}
+            Ok(Input::Chat(text)) => self.say(id, format!("{nick}> {text}\n")),
+            // The user's words, so after its nick: "* " starts the server's.
+            Ok(Input::Me(action)) => self.say(id, format!("{nick}> *{action}*\n")),
+            Ok(Input::Nick(new_nick)) => self.rename(id, new_nick),
+            Ok(Input::Who) => self.who(id),
+            Ok(Input::Msg { to, text }) => self.private(id, &nick, to, text),
+            Ok(Input::Help) => self.reply(id, HELP),
+            Ok(Input::Quit) => {
+                self.reply(id, "* bye\n");
+                return Flow::Stop;
+            }
+        }
+        Flow::Continue
+    }
+    // ANCHOR_END: handle_line
+
+    /// Tells the client its line was over the limit, and not sent.
+    fn line_too_long(&mut self, id: ClientId) -> Flow {
+        let error = format!("! line too long (over {MAX_LINE} bytes): not sent\n");
+        self.reply(id, error);
+        Flow::Continue
+    }
+
+    /// Writes what each outbox gathered since the last flush, and stops
+    /// gathering. (Outside a read, notices to everyone, such as a join, are
+    /// queued at once: the writers batch a storm of them, where a write per
+    /// client per notice would not.)
+    fn flush(&mut self) {
+        for id in std::mem::take(&mut self.unflushed) {
+            // A client disconnected since is gone.
+            if let Some(client) = self.clients.get_mut(&id) {
+                client.outbox.flush();
+            }
+        }
+        self.gathering = false;
+    }
+
     /// A chat line or action: to everyone but its sender, into the
     /// history, and into the log.
     fn say(&mut self, from: ClientId, line: String) {
@@ -268,8 +324,7 @@ impl State {
 
     // ANCHOR: deliver
     /// Puts `line` in the outbox of each recipient, and disconnects any
-    /// recipient whose outbox is full: one allocation for the line, however
-    /// many receive it, and no waiting for anyone.
+    /// recipient whose outbox is full: no waiting for anyone.
     fn deliver(&mut self, to: To, line: Bytes) {
         let mut too_slow = self.fan_out(to, &line);
         // Telling the others that a slow client left is one more fanout,
@@ -294,22 +349,26 @@ impl State {
         }
     }
 
-    /// Queues `line` for each recipient: the ones whose outbox refused it.
-    fn fan_out(&self, to: To, line: &Bytes) -> Vec<ClientId> {
+    /// Gives `line` to each recipient: the ones whose outbox refused it.
+    fn fan_out(&mut self, to: To, line: &Bytes) -> Vec<ClientId> {
         let mut too_slow = Vec::new();
-        let mut send = |id: ClientId, client: &Client| {
-            if !client.outbox.send(line) {
+        let (gather, unflushed) = (self.gathering, &mut self.unflushed);
+        let mut send = |id: ClientId, client: &mut Client| {
+            if gather && client.outbox.is_flushed() {
+                unflushed.push(id);
+            }
+            if !client.outbox.send(line, gather) {
                 too_slow.push(id);
             }
         };
         match to {
             To::One(id) => {
-                if let Some(client) = self.clients.get(&id) {
+                if let Some(client) = self.clients.get_mut(&id) {
                     send(id, client);
                 }
             }
             To::AllBut(_) | To::All => {
-                for (&id, client) in &self.clients {
+                for (&id, client) in &mut self.clients {
                     if !matches!(to, To::AllBut(sender) if sender == id) {
                         send(id, client);
                     }

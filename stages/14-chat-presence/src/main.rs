@@ -42,7 +42,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Result;
-use stage_14_chat_presence::line::{self, Line, LineReader};
+use stage_14_chat_presence::line::LineReader;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -132,8 +132,10 @@ fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>, shutdown: &Shutd
     // Nagle's algorithm hold a line back waiting for an acknowledgement.
     let _ = socket.set_nodelay(true);
     let (read_half, write_half) = socket.into_split();
+    // Shared by the writer task and the chat's flushes.
+    let write_half = Arc::new(write_half);
     let (id, outbox) = hub.join();
-    let writer = tokio::spawn(outbox::write_outbox(write_half, outbox));
+    let writer = tokio::spawn(outbox::write_outbox(Arc::clone(&write_half), outbox));
     let writer_abort = writer.abort_handle();
     // Every task holds the chat: an `Arc` is a shared pointer, and cloning
     // it copies the pointer.
@@ -147,7 +149,7 @@ fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>, shutdown: &Shutd
             Err(error) => log!("{peer} dropped: {error}"),
         }
     });
-    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()]);
+    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()], write_half);
 }
 // ANCHOR_END: serve
 
@@ -167,20 +169,11 @@ async fn handle_client(
 ) -> std::io::Result<()> {
     let mut lines = LineReader::default();
     let mut quit = false;
-    let result = 'connection: loop {
+    let result = loop {
         // Every whole line in the buffer first, then read more.
-        while let Some(line) = lines.next_line() {
-            let flow = match line {
-                Line::Text(raw) => hub.handle_line(id, &line::clean(&raw)),
-                Line::TooLong => {
-                    hub.line_too_long(id);
-                    Flow::Continue
-                }
-            };
-            if flow == Flow::Stop {
-                quit = true;
-                break 'connection Ok(());
-            }
+        if hub.handle_lines(id, &mut lines, &socket) == Flow::Stop {
+            quit = true;
+            break Ok(());
         }
         // Let the writers of everyone these lines went to run before we
         // read more. Without this, a client sending as fast as it can is

@@ -51,6 +51,10 @@ pub static STAGE: Stage = Stage {
             title: "on SIGTERM: every client gets what was sent to it, then \"* server shutting down\", then the close; exit status 0",
             run: shuts_down_on_sigterm,
         },
+        Check {
+            title: "/nick refuses characters that draw nothing (Unicode's format and ignorable classes)",
+            run: invisible_nicks,
+        },
     ],
 };
 
@@ -288,9 +292,9 @@ fn strips_control_characters(context: &mut Context) -> Result<(), Failure> {
     let (sender, receiver) = (&mut sender[0].0, &mut receiver[0].0);
     let explain = |failure: Failure| {
         failure.explain(
-            "Strip bytes below 0x20 and 0x7f, and whole escape sequences (ESC [ ... final byte, \
-             ESC ] ... BEL): otherwise a client could clear or repaint everyone's terminal. \
-             Bytes that are not UTF-8 become U+FFFD.",
+            "Strip bytes below 0x20 and 0x7f, the C1 controls U+0080 to U+009F, and whole escape \
+             sequences (ESC [ or U+009B ... final byte, ESC ] ... BEL): otherwise a client could \
+             clear or repaint everyone's terminal. Bytes that are not UTF-8 become U+FFFD.",
         )
     };
     sender.send(b"/nick ev\x1b[2Jil\x07\n")?;
@@ -304,6 +308,46 @@ fn strips_control_characters(context: &mut Context) -> Result<(), Failure> {
     receiver
         .expect(&line("evil> red bell tabhere caf\u{fffd}"))
         .map_err(explain)?;
+    // U+009B, in UTF-8, is a one-character ESC [: "31m" goes with it.
+    sender.send("\u{9b}31mc1\u{9b}0m csi\n".as_bytes())?;
+    receiver.expect(&line("evil> c1 csi")).map_err(explain)?;
+    receiver.expect_nothing_more()
+}
+
+fn invisible_nicks(context: &mut Context) -> Result<(), Failure> {
+    let word = context.rng.word();
+    let mut clients = join_named(context, 2)?;
+    let old = clients[0].1.clone();
+    let (sender, receiver) = clients.split_at_mut(1);
+    let (sender, receiver) = (&mut sender[0].0, &mut receiver[0].0);
+    // A blank Braille cell (a symbol), an annotation anchor (Cf), a tag, a
+    // Khmer vowel, a Mongolian variation selector (ignorable), a musical
+    // format control (Cf): each would make a nick that looks like WORD.
+    for code in ["2800", "FFF9", "E0062", "17B4", "180B", "1D173"] {
+        let invisible = u32::from_str_radix(code, 16)
+            .ok()
+            .and_then(char::from_u32)
+            .unwrap_or('\u{200b}');
+        send_line(sender, &format!("/nick {word}{invisible}"))?;
+        sender
+            .expect(&line(
+                "! a nick is 1-32 printable characters, without spaces",
+            ))
+            .map_err(|failure| {
+                failure.explain(format!(
+                    "`/nick {word}` and U+{code} must be refused: that character draws nothing, \
+                     so the nick would look like {word} on screen. Refuse Unicode's classes of \
+                     such characters (Default_Ignorable_Code_Point, the format and control \
+                     categories, spaces and separators), not a list."
+                ))
+            })?;
+    }
+    // Visible characters beyond ASCII are fine.
+    let accented = format!("{word}\u{e9}\u{2801}");
+    send_line(sender, &format!("/nick {accented}"))?;
+    sender.expect(&line(format!("* you are now {accented}")))?;
+    receiver.expect(&line(format!("* {old} is now {accented}")))?;
+    sender.expect_nothing_more()?;
     receiver.expect_nothing_more()
 }
 

@@ -26,7 +26,7 @@ pub static STAGE: Stage = Stage {
             run: private_messages,
         },
         Check {
-            title: "/me, /help (named in the welcome), and an error line for an unknown command",
+            title: "/me as \"nick> *action*\", never a notice; /help (named in the welcome); unknown commands",
             run: me_help_unknown,
         },
         Check {
@@ -155,17 +155,26 @@ fn me_help_unknown(context: &mut Context) -> Result<(), Failure> {
     let word = context.rng.word();
     let mut clients = join_all(context, 2)?;
     let nick = clients[0].1.clone();
-    send_line(&mut clients[0].0, &format!("/me waves {word}"))?;
-    clients[1]
-        .0
-        .expect(&line(format!("* {nick} waves {word}")))?;
+    // "/me left" as "* NICK left" would be a leave notice, word for word.
+    for action in [format!("waves {word}"), "left".to_string()] {
+        send_line(&mut clients[0].0, &format!("/me {action}"))?;
+        clients[1]
+            .0
+            .expect(&line(format!("{nick}> *{action}*")))
+            .map_err(|failure| {
+                failure.explain(
+                    "An action is the user's words: NICK> *action*. Lines that start with \"* \" \
+                     are the server's, and a user must not be able to write one.",
+                )
+            })?;
+    }
     send_line(&mut clients[0].0, "/help")?;
     clients[0].0.expect_all(&[
         line("* commands:"),
         line("*   /nick NAME      change your name"),
         line("*   /who            who is online"),
         line("*   /msg NAME text  a private message"),
-        line("*   /me action      an action: * you wave"),
+        line("*   /me action      an action: NICK> *wave*"),
         line("*   /help           this list"),
         line("*   /quit           leave"),
     ])?;
@@ -214,7 +223,7 @@ fn history(context: &mut Context) -> Result<(), Failure> {
     for i in 0..25 {
         if i == 24 {
             send_line(&mut talker, &format!("/me leaves a note {word}"))?;
-            expected.push(line(format!("* {nick} leaves a note {word}")));
+            expected.push(line(format!("{nick}> *leaves a note {word}*")));
         } else {
             send_line(&mut talker, &format!("m{i} {word}"))?;
             expected.push(line(format!("{nick}> m{i} {word}")));

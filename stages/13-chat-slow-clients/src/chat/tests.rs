@@ -3,6 +3,23 @@
 
 use super::*;
 
+/// The reader's way in, one line at a time: gathered, then flushed.
+impl Hub {
+    fn handle_line(&self, id: ClientId, line: &str) {
+        let mut state = self.lock();
+        state.gathering = true;
+        state.handle_line(id, line);
+        state.flush();
+    }
+
+    fn line_too_long(&self, id: ClientId) {
+        let mut state = self.lock();
+        state.gathering = true;
+        state.line_too_long(id);
+        state.flush();
+    }
+}
+
 /// A hub, and `count` clients joined (ids 1 to count), with what they were
 /// sent on joining read and thrown away.
 fn chat_with(count: usize) -> (Hub, Vec<OutboxReceiver>) {

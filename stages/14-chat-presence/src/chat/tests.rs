@@ -3,6 +3,24 @@
 
 use super::*;
 
+/// The reader's way in, one line at a time: gathered, then flushed.
+impl Hub {
+    fn handle_line(&self, id: ClientId, line: &str) -> Flow {
+        let mut state = self.lock();
+        state.gathering = true;
+        let flow = state.handle_line(id, line);
+        state.flush();
+        flow
+    }
+
+    fn line_too_long(&self, id: ClientId) {
+        let mut state = self.lock();
+        state.gathering = true;
+        state.line_too_long(id);
+        state.flush();
+    }
+}
+
 /// A hub, and `count` clients joined (ids 1 to count), with what they
 /// were sent on joining read and thrown away.
 fn chat_with(count: usize) -> (Hub, Vec<OutboxReceiver>) {
@@ -25,7 +43,7 @@ fn joining_sends_the_welcome_then_the_history_and_tells_the_others() {
         new.take_text(),
         "Welcome, user2! Set your name with /nick NAME; /help lists the commands.\n\
          user1> hi\n\
-         * user1 waves\n"
+         user1> *waves*\n"
     );
     assert_eq!(outboxes[0].take_text(), "* user2 joined\n");
 }
@@ -146,7 +164,10 @@ fn private_messages_reach_one_client() {
 fn actions_help_unknown_and_quit() {
     let (hub, mut outboxes) = chat_with(2);
     hub.handle_line(1, "/me waves");
-    assert_eq!(outboxes[1].take_text(), "* user1 waves\n");
+    assert_eq!(outboxes[1].take_text(), "user1> *waves*\n");
+    // Never the server's words: "/me left" is not a leave notice.
+    hub.handle_line(1, "/me left");
+    assert_eq!(outboxes[1].take_text(), "user1> *left*\n");
     assert_eq!(outboxes[0].take_text(), "");
     hub.handle_line(1, "/me");
     assert_eq!(outboxes[0].take_text(), "! usage: /me action\n");

@@ -8,10 +8,22 @@
 //! cargo run --release -p maintainer --bin fanout-bench -- --stage 13 --receivers 1000 --window 16
 //! cargo run --release -p maintainer --bin fanout-bench -- --port 7711 --receivers 900 --window 8
 //! ulimit -n 20000; cargo run --release -p maintainer --bin fanout-bench -- --receivers 10000 --window 8
+//! cargo run --release -p maintainer --bin fanout-bench -- --smallchat ../smallchat/smallchat-server
 //! ```
 //!
 //! Without `--port`, it starts a reference chat stage on a free port (stage
 //! 14, or `--stage N`); with it, it measures whatever listens there.
+//!
+//! **Beside smallchat.** With `--smallchat PATH` (or `SMALLCHAT=PATH`), it
+//! measures the stage and antirez's smallchat in turn, a fresh server for
+//! each run, for `--rounds` rounds, and prints each round's ratio: on a
+//! shared machine, only figures taken side by side compare. smallchat is
+//! not part of the course: `git clone https://github.com/antirez/smallchat`
+//! and `make` build it. It listens on 7711, always, and relays what one
+//! `read()` returned as one message, with the nick in front of its first
+//! line only: its lines are matched with or without the nick (as
+//! `--lenient` does). A window of more than 8 of our lines is more than its
+//! 255-byte read holds, and what it cuts off is lost.
 //!
 //! **The workload.** N receivers connect and each reads its welcome line.
 //! We wait until no receiver has read anything for a moment, so that the
@@ -45,7 +57,9 @@
 //! Deliveries per second are deliveries divided by the time from the first
 //! line sent to the last delivery.
 
-use std::time::Duration;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 
@@ -58,6 +72,12 @@ use maintainer::figures::thousands;
 /// `--port` is given.
 const CHAT_STAGES: std::ops::RangeInclusive<u8> = 12..=14;
 const DEFAULT_STAGE: u8 = 14;
+
+/// smallchat's port, which it takes no option to change.
+const SMALLCHAT_PORT: u16 = 7711;
+
+/// The environment variable that may name smallchat's program.
+const SMALLCHAT_VARIABLE: &str = "SMALLCHAT";
 
 /// Chat lines delivered per second, and lost, by a chat server: N receivers,
 /// one sender, at most W lines in flight.
@@ -100,6 +120,14 @@ struct Options {
     /// window may wait before it is given up on, in seconds.
     #[arg(long, value_name = "SECONDS", default_value = "5", value_parser = seconds)]
     drain_timeout: Duration,
+    /// Measure antirez's smallchat too, started from PATH, and print the
+    /// ratio (or set SMALLCHAT=PATH).
+    #[arg(long, value_name = "PATH", conflicts_with = "port")]
+    smallchat: Option<PathBuf>,
+    /// With smallchat: rounds of the stage then smallchat, each on a fresh
+    /// server.
+    #[arg(long, value_name = "R", default_value = "3", value_parser = count)]
+    rounds: usize,
 }
 
 fn chat_stage(text: &str) -> Result<u8, String> {
@@ -138,83 +166,202 @@ fn seconds(text: &str) -> Result<Duration, String> {
 }
 
 fn main() {
-    let options = Options::parse();
+    let mut options = Options::parse();
     if let Err(message) = check_open_file_limit(options.receivers) {
         eprintln!("fanout-bench: {message}");
         std::process::exit(1);
     }
-    // Kept until the end of `main`: dropping it kills the server.
-    let mut reference = None;
-    let package = harness::stages::find(options.stage)
-        .map(|stage| stage.package())
-        .unwrap_or_default();
-    let port = match options.port {
-        Some(port) => port,
-        None => {
-            let spec = ServerSpec::Reference {
-                package: package.clone(),
-            };
-            let server = Server::start(&spec, &mut Rng::new(fresh_seed()), startup_timeout())
-                .unwrap_or_else(|failure| {
-                    eprintln!("{}", failure.render());
-                    std::process::exit(1);
-                });
-            let port = server.port;
-            reference = Some(server);
-            port
-        }
-    };
+    if options.smallchat.is_none() && options.port.is_none() {
+        options.smallchat = std::env::var_os(SMALLCHAT_VARIABLE)
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from);
+    }
     if cfg!(debug_assertions) {
         eprintln!("(a debug build: run with --release for figures worth comparing)");
     }
-    match &reference {
-        Some(_) => eprintln!("server: the reference {package}, port {port}"),
-        None => eprintln!("server: {}:{port}", options.host),
-    }
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|error| {
-            eprintln!("fanout-bench: cannot start tokio: {error}");
-            std::process::exit(1);
-        });
-    let load = Load {
-        receivers: options.receivers,
-        window: options.window,
-        messages: options.messages,
-        prefix: options.prefix.clone(),
-        lenient: options.lenient,
-        drain_timeout: options.drain_timeout,
+    let result = match (&options.smallchat, options.port) {
+        (Some(smallchat), _) => side_by_side(&options, smallchat),
+        (None, Some(port)) => {
+            eprintln!("server: {}:{port}", options.host);
+            measure(&options, port, options.lenient, None).map(|run| run.summary)
+        }
+        (None, None) => {
+            let result = measure_stage(&options).map(|run| run.summary);
+            eprintln!(
+                "(to compare with antirez's smallchat: `git clone \
+                 https://github.com/antirez/smallchat && make -C smallchat`, then \
+                 --smallchat smallchat/smallchat-server, or SMALLCHAT=PATH)"
+            );
+            result
+        }
     };
-    let address = format!("{}:{port}", options.host);
-    let result = runtime.block_on(fanout::measure(
-        &load,
-        std::slice::from_ref(&address),
-        &address,
-    ));
-    // Receivers may still be reading: do not wait for them.
-    runtime.shutdown_background();
     match result {
-        Ok(figures) => println!("{}", summary(&options, &figures)),
+        Ok(summary) => println!("{summary}"),
         Err(message) => {
             eprintln!("fanout-bench: {message}");
-            if let Some(server) = &reference {
-                eprintln!("the server's last output:\n{}", server.output_tail(10));
-            }
             std::process::exit(1);
         }
     }
 }
 
+/// One run's figures.
+struct Run {
+    rate: f64,
+    lost: u64,
+    summary: String,
+}
+
+/// Starts the reference stage on a free port, measures it, and stops it.
+fn measure_stage(options: &Options) -> Result<Run, String> {
+    let package = harness::stages::find(options.stage)
+        .map(|stage| stage.package())
+        .unwrap_or_default();
+    let spec = ServerSpec::Reference {
+        package: package.clone(),
+    };
+    let server = Server::start(&spec, &mut Rng::new(fresh_seed()), startup_timeout())
+        .map_err(|failure| failure.render())?;
+    eprintln!("server: the reference {package}, port {}", server.port);
+    measure(options, server.port, options.lenient, Some(&server))
+}
+
+/// Measures the server on `port`, in a runtime of its own.
+fn measure(
+    options: &Options,
+    port: u16,
+    lenient: bool,
+    reference: Option<&Server>,
+) -> Result<Run, String> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|error| format!("cannot start tokio: {error}"))?;
+    let load = Load {
+        receivers: options.receivers,
+        window: options.window,
+        messages: options.messages,
+        prefix: options.prefix.clone(),
+        lenient,
+        drain_timeout: options.drain_timeout,
+    };
+    let address = format!("{}:{port}", options.host);
+    let result = runtime
+        .block_on(fanout::measure(
+            &load,
+            std::slice::from_ref(&address),
+            &address,
+        ))
+        .map(|figures| Run {
+            rate: figures.rate,
+            lost: figures.lost(),
+            summary: summary(options, &figures, lenient),
+        });
+    // Receivers may still be reading: do not wait for them.
+    runtime.shutdown_background();
+    result.map_err(|message| match reference {
+        Some(server) => format!(
+            "{message}\nthe server's last output:\n{}",
+            server.output_tail(10)
+        ),
+        None => message,
+    })
+}
+
+/// smallchat, running; killed when dropped.
+struct Smallchat(Child);
+
+impl Drop for Smallchat {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts smallchat and waits until it listens on its port.
+fn start_smallchat(path: &PathBuf) -> Result<Smallchat, String> {
+    // Someone else on 7711 would be measured in its place.
+    std::net::TcpListener::bind(("127.0.0.1", SMALLCHAT_PORT)).map_err(|error| {
+        format!("port {SMALLCHAT_PORT}, which smallchat always takes, is not free: {error}")
+    })?;
+    let child = Command::new(path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|error| format!("could not start smallchat ({}): {error}", path.display()))?;
+    let mut smallchat = Smallchat(child);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        if std::net::TcpStream::connect(("127.0.0.1", SMALLCHAT_PORT)).is_ok() {
+            return Ok(smallchat);
+        }
+        if let Ok(Some(status)) = smallchat.0.try_wait() {
+            return Err(format!("smallchat exited at once ({status})"));
+        }
+        if Instant::now() > deadline {
+            return Err(format!(
+                "smallchat did not listen on {SMALLCHAT_PORT} within 5 s"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The stage and smallchat in turn, each on a fresh server, for every
+/// round; then the ratio of their deliveries per second, round by round.
+fn side_by_side(options: &Options, smallchat_path: &PathBuf) -> Result<String, String> {
+    if options.host != "127.0.0.1" {
+        return Err("--smallchat measures servers on this machine: leave --host out".into());
+    }
+    let mut ratios = Vec::new();
+    let (mut stage_rates, mut smallchat_rates) = (Vec::new(), Vec::new());
+    for round in 1..=options.rounds {
+        let stage = measure_stage(options)?;
+        println!("round {round}, stage {}: {}", options.stage, stage.summary);
+        let smallchat = {
+            let _server = start_smallchat(smallchat_path)?;
+            // smallchat prefixes only the first line of each read.
+            measure(options, SMALLCHAT_PORT, true, None)?
+        };
+        println!("round {round}, smallchat: {}", smallchat.summary);
+        if smallchat.rate > 0.0 {
+            ratios.push(stage.rate / smallchat.rate);
+        }
+        stage_rates.push((stage.rate, stage.lost));
+        smallchat_rates.push((smallchat.rate, smallchat.lost));
+    }
+    let ratios: Vec<String> = ratios.iter().map(|ratio| format!("{ratio:.2}x")).collect();
+    let median = |runs: &mut Vec<(f64, u64)>| {
+        runs.sort_by(|a, b| a.0.total_cmp(&b.0));
+        runs[runs.len() / 2]
+    };
+    let (stage_rate, stage_lost) = median(&mut stage_rates);
+    let (smallchat_rate, smallchat_lost) = median(&mut smallchat_rates);
+    Ok(format!(
+        "N={} W={} M={}: stage {} {} deliveries/s ({} lost), smallchat {} ({} lost), \
+         medians of {} rounds; stage / smallchat by round: {}",
+        options.receivers,
+        options.window,
+        options.messages,
+        options.stage,
+        thousands(stage_rate.round() as u64),
+        thousands(stage_lost),
+        thousands(smallchat_rate.round() as u64),
+        thousands(smallchat_lost),
+        options.rounds,
+        ratios.join(", "),
+    ))
+}
+
 /// The one line printed: "N=100 W=1 M=2000: 69,123 deliveries/s, 0 lost,
 /// 0 out of order", and whatever else went wrong.
-fn summary(options: &Options, figures: &Figures) -> String {
+fn summary(options: &Options, figures: &Figures, lenient: bool) -> String {
     let mut summary = format!(
         "N={} W={} M={}{}: {} deliveries/s, {} lost, {} out of order",
         options.receivers,
         options.window,
         options.messages,
-        if options.lenient { " (lenient)" } else { "" },
+        if lenient { " (lenient)" } else { "" },
         thousands(figures.rate.round() as u64),
         thousands(figures.lost()),
         thousands(figures.out_of_order),
