@@ -22,6 +22,7 @@ use bytes::Bytes;
 use futures_core::Stream;
 use redis::aio::PubSubStream;
 use stage_19_chat_on_redis::line::MAX_LINE;
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::task::AbortHandle;
 
 use crate::command::{self, HELP, Input};
@@ -67,6 +68,11 @@ struct State {
     clients: HashMap<ClientId, Client>,
     /// Shutting down: what Redis brings (its users leaving) is not delivered.
     stopping: bool,
+    /// Whether lines are gathered, to be flushed at the end of a message
+    /// from Redis (`on_message`), rather than queued at once.
+    gathering: bool,
+    /// The clients whose outbox has lines gathered since the last flush.
+    unflushed: Vec<ClientId>,
 }
 
 struct Client {
@@ -134,12 +140,16 @@ impl Hub {
     }
 
     /// Records the client's tasks, so that they can be stopped if it has to
-    /// be disconnected. If that has happened already (it joined, and did not
-    /// read fast enough even before its tasks started), stops them now.
-    pub fn attach_tasks(&self, id: ClientId, tasks: Vec<AbortHandle>) {
+    /// be disconnected, and its socket, for flushes to write to. If it has
+    /// been disconnected already (it joined, and did not read fast enough
+    /// even before its tasks started), stops them now.
+    pub fn attach_tasks(&self, id: ClientId, tasks: Vec<AbortHandle>, socket: Arc<OwnedWriteHalf>) {
         let mut state = self.lock();
         match state.clients.get_mut(&id) {
-            Some(client) => client.tasks = tasks,
+            Some(client) => {
+                client.tasks = tasks;
+                client.outbox.attach(socket);
+            }
             None => tasks.iter().for_each(AbortHandle::abort),
         }
     }
@@ -216,7 +226,8 @@ impl Hub {
             }
             Ok(Input::Nothing) => Ok(()),
             Ok(Input::Chat(text)) => self.say(id, format!("{nick}> {text}")).await,
-            Ok(Input::Me(action)) => self.say(id, format!("* {nick} {action}")).await,
+            // The user's words, so after its nick: "* " starts the server's.
+            Ok(Input::Me(action)) => self.say(id, format!("{nick}> *{action}*")).await,
             Ok(Input::Nick(new_nick)) => self.rename(id, &nick, new_nick).await,
             Ok(Input::Who) => self.who(id).await,
             Ok(Input::Msg { to, text }) => self.private(id, &nick, to, text).await,
@@ -243,9 +254,10 @@ impl Hub {
 
     /// Removes a client that left: here (its outbox closes), then from Redis, which tells all.
     pub async fn leave(&self, id: ClientId) {
-        let client = self.lock().clients.remove(&id);
-        if let Some(client) = client.filter(|client| !client.nick.is_empty()) {
-            if let Err(error) = self.store.leave(&client.nick).await {
+        // Only its nick is kept across the wait: its outbox closes now.
+        let nick = self.lock().clients.remove(&id).map(|client| client.nick);
+        if let Some(nick) = nick.filter(|nick| !nick.is_empty()) {
+            if let Err(error) = self.store.leave(&nick).await {
                 log!("store: {error:#}");
             }
         }
@@ -359,7 +371,10 @@ impl Hub {
             }
             None => (sender.map_or(To::All, To::AllBut), Kind::Message(&payload)),
         };
+        // Straight to each socket, in one write, where nothing is queued.
+        state.gathering = true;
         let gone = state.deliver(to, kind, line);
+        state.flush();
         drop(state);
         self.forget_later(gone);
     }
@@ -416,6 +431,18 @@ impl Hub {
 }
 
 impl State {
+    /// Writes what each outbox gathered since the last flush, and stops
+    /// gathering.
+    fn flush(&mut self) {
+        for id in std::mem::take(&mut self.unflushed) {
+            // A client disconnected since is gone.
+            if let Some(client) = self.clients.get_mut(&id) {
+                client.outbox.flush();
+            }
+        }
+        self.gathering = false;
+    }
+
     // ANCHOR: deliver
     /// Puts `line` in the outbox of each recipient, and disconnects any
     /// recipient whose outbox is full: one allocation for the line, however
@@ -446,8 +473,12 @@ impl State {
     /// Queues `line` for each recipient: the ones whose outbox refused it.
     fn fan_out(&mut self, to: To, kind: Kind, line: &Bytes) -> Vec<ClientId> {
         let mut too_slow = Vec::new();
+        let (gather, unflushed) = (self.gathering, &mut self.unflushed);
         let mut send = |id: ClientId, client: &mut Client| {
-            if !client.take(kind, line) {
+            if gather && client.outbox.is_flushed() {
+                unflushed.push(id);
+            }
+            if !client.take(kind, line, gather) {
                 too_slow.push(id);
             }
         };
@@ -472,9 +503,9 @@ impl State {
 
 impl Client {
     /// Queues a line, or holds or skips it: `false` if the client is too slow for it.
-    fn take(&mut self, kind: Kind, line: &Bytes) -> bool {
+    fn take(&mut self, kind: Kind, line: &Bytes, gather: bool) -> bool {
         match (&mut self.held, kind) {
-            (_, Kind::Reply) | (None, Kind::Notice(_)) => self.outbox.send(line),
+            (_, Kind::Reply) | (None, Kind::Notice(_)) => self.outbox.send(line, gather),
             (Some(_), Kind::Notice(_)) if !self.announced => true,
             (Some(held), Kind::Message(payload) | Kind::Notice(payload)) => {
                 held.push(payload.clone());
@@ -489,7 +520,7 @@ impl Client {
                         self.recent.swap_remove(at);
                         true
                     }
-                    None => self.outbox.send(line),
+                    None => self.outbox.send(line, gather),
                 }
             }
         }

@@ -154,8 +154,10 @@ fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>, shutdown: &Shutd
     // Nagle's algorithm hold a line back waiting for an acknowledgement.
     let _ = socket.set_nodelay(true);
     let (read_half, write_half) = socket.into_split();
+    // Shared by the writer task and the chat's flushes.
+    let write_half = Arc::new(write_half);
     let (id, outbox) = hub.register();
-    let writer = tokio::spawn(outbox::write_outbox(write_half, outbox));
+    let writer = tokio::spawn(outbox::write_outbox(Arc::clone(&write_half), outbox));
     let writer_abort = writer.abort_handle();
     // Every task holds the chat: an `Arc` is a shared pointer, and cloning
     // it copies the pointer.
@@ -169,7 +171,7 @@ fn connect(socket: TcpStream, peer: SocketAddr, hub: &Arc<Hub>, shutdown: &Shutd
             Err(error) => log!("{peer} dropped: {error}"),
         }
     });
-    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()]);
+    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()], write_half);
 }
 // ANCHOR_END: serve
 

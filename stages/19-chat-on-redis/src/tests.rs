@@ -28,7 +28,7 @@ async fn a_clients_tasks_are_small() {
     let (read_half, write_half) = socket.into_split();
     let hub = Arc::new(Hub::new(Store::new("redis://127.0.0.1:6379").unwrap()));
     let (id, outbox) = hub.register();
-    let writer = outbox::write_outbox(write_half, outbox);
+    let writer = outbox::write_outbox(Arc::new(write_half), outbox);
     assert!(std::mem::size_of_val(&writer) < 512);
     let shutdown = Shutdown::new();
     let mut notice = shutdown.notice();

@@ -52,7 +52,7 @@ pub const HELP: &str = "\
 *   /nick NAME      change your name
 *   /who            who is online
 *   /msg NAME text  a private message
-*   /me action      an action: * you wave
+*   /me action      an action: NICK> *wave*
 *   /help           this list
 *   /quit           leave
 ";

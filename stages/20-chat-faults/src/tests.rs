@@ -28,10 +28,14 @@ async fn a_clients_tasks_are_small() {
     let (read_half, write_half) = socket.into_split();
     let hub = Arc::new(Hub::new(Store::new("redis://127.0.0.1:6379").unwrap()));
     let (id, outbox) = hub.register();
-    let writer = outbox::write_outbox(write_half, outbox);
+    let writer = outbox::write_outbox(Arc::new(write_half), outbox);
     assert!(std::mem::size_of_val(&writer) < 512);
     let shutdown = Shutdown::new();
     let mut notice = shutdown.notice();
     let reader = handle_client(read_half, hub, id, tokio::spawn(writer), &mut notice);
-    assert!(std::mem::size_of_val(&reader) < 1024);
+    assert!(
+        std::mem::size_of_val(&reader) < 1024,
+        "{}",
+        std::mem::size_of_val(&reader)
+    );
 }

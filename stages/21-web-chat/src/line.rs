@@ -120,6 +120,13 @@ impl LineReader {
         }
     }
     // ANCHOR_END: read_from
+
+    /// Reads what has arrived already, without waiting: `true` if it read
+    /// anything. (An end or an error is left for `read_from` to meet.)
+    pub fn read_ready(&mut self, socket: &OwnedReadHalf) -> bool {
+        self.buffer.reserve(READ_CHUNK);
+        matches!(socket.try_read_buf(&mut self.buffer), Ok(read) if read > 0)
+    }
 }
 // ANCHOR_END: line_reader
 
@@ -136,10 +143,10 @@ pub fn clean(raw: &[u8]) -> String {
 ///
 /// - every character below U+0020 (tab included) and U+007F;
 /// - the C1 controls, U+0080 to U+009F;
-/// - CSI: ESC `[`, then anything up to and including a final character
-///   from U+0040 to U+007E (`ESC [ 2 J` clears the screen);
-/// - OSC: ESC `]`, then anything up to BEL or ESC `\` (`ESC ] 0 ; title
-///   BEL` sets the window's title);
+/// - CSI: ESC `[` or U+009B, then anything up to and including a final
+///   character from U+0040 to U+007E (`ESC [ 2 J` clears the screen);
+/// - OSC: ESC `]` or U+009D, then anything up to BEL, ESC `\` or U+009C
+///   (`ESC ] 0 ; title BEL` sets the window's title);
 /// - ESC followed by any other one character.
 ///
 /// An escape sequence that the line ends inside of is dropped to the end
@@ -148,31 +155,39 @@ pub fn strip_controls(text: &str) -> String {
     let mut clean = String::with_capacity(text.len());
     let mut chars = text.chars();
     while let Some(char) = chars.next() {
-        match char {
-            '\x1b' => match chars.next() {
-                Some('[') => {
-                    for char in chars.by_ref() {
-                        if ('\x40'..='\x7e').contains(&char) {
-                            break;
-                        }
+        // U+009B and U+009D are one-character forms of ESC [ and ESC ]:
+        // terminals that obey them read the parameters after them too.
+        let introducer = match char {
+            '\x1b' => chars.next(),
+            '\u{9b}' => Some('['),
+            '\u{9d}' => Some(']'),
+            '\0'..='\x1f' | '\x7f' | '\u{80}'..='\u{9f}' => continue,
+            _ => {
+                clean.push(char);
+                continue;
+            }
+        };
+        match introducer {
+            Some('[') => {
+                for char in chars.by_ref() {
+                    if ('\x40'..='\x7e').contains(&char) {
+                        break;
                     }
                 }
-                Some(']') => {
-                    while let Some(char) = chars.next() {
-                        if char == '\x07' {
-                            break;
-                        }
-                        if char == '\x1b' && chars.as_str().starts_with('\\') {
-                            chars.next();
-                            break;
-                        }
+            }
+            Some(']') => {
+                while let Some(char) = chars.next() {
+                    if char == '\x07' || char == '\u{9c}' {
+                        break;
+                    }
+                    if char == '\x1b' && chars.as_str().starts_with('\\') {
+                        chars.next();
+                        break;
                     }
                 }
-                // ESC and the one character after it (if any) are gone.
-                _ => {}
-            },
-            '\0'..='\x1f' | '\x7f' | '\u{80}'..='\u{9f}' => {}
-            _ => clean.push(char),
+            }
+            // ESC and the one character after it (if any) are gone.
+            _ => {}
         }
     }
     clean

@@ -257,7 +257,7 @@ fn connect_web(
             Err(error) => log!("{peer} dropped (web): {error}"),
         }
     });
-    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()]);
+    hub.attach_tasks(id, vec![writer_abort, reader.abort_handle()], None);
 }
 
 /// The web client's reader task: it joins the chat, then each text frame
@@ -352,8 +352,8 @@ async fn write_frames(
 
 /// Whether a line is a notice after which the list of who is online may
 /// differ: `* NICK joined`, `* NICK left`, `* OLD is now NEW` (and `* you
-/// are now NEW`), `* reconnected`. A `/me` that reads like one costs a
-/// needless refresh, no more.
+/// are now NEW`), `* reconnected`. Only the server's lines start with
+/// `* `: a `/me` starts with its nick.
 fn may_change_members(text: &str) -> bool {
     text.starts_with("* ")
         && (text.ends_with(" joined")

@@ -387,7 +387,7 @@ fn history_across_processes(context: &mut Context) -> Result<(), Failure> {
     for i in 0..25 {
         if i == 24 {
             send_line(&mut users[0].0, &format!("/me leaves a note {word}"))?;
-            expected.push(line(format!("* {nick} leaves a note {word}")));
+            expected.push(line(format!("{nick}> *leaves a note {word}*")));
         } else {
             send_line(&mut users[0].0, &format!("m{i} {word}"))?;
             expected.push(line(format!("{nick}> m{i} {word}")));

@@ -146,8 +146,8 @@ fn invalid_utf8_becomes_the_replacement_character() {
 fn control_characters_are_stripped() {
     assert_eq!(strip_controls("a\tb\x00c\x07d\x7fe\r"), "abcde");
     assert_eq!(strip_controls("\x01\x02\x1f"), "");
-    // C1 controls, as UTF-8 characters: U+0080, U+0085, U+009B, U+009F.
-    assert_eq!(strip_controls("x\u{80}\u{85}y\u{9b}31mz\u{9f}"), "xy31mz");
+    // C1 controls, as UTF-8 characters: U+0080, U+0085, U+009F.
+    assert_eq!(strip_controls("x\u{80}\u{85}y\u{9f}z"), "xyz");
     // Around the ranges: kept.
     assert_eq!(strip_controls(" ~\u{a0}\u{ff}é"), " ~\u{a0}\u{ff}é");
 }
@@ -169,6 +169,19 @@ fn csi_sequences_are_stripped_whole() {
     assert_eq!(strip_controls("\x1b[15~key"), "key");
     // Unfinished at the end of the line: dropped to the end.
     assert_eq!(strip_controls("text\x1b[12;3"), "text");
+}
+
+#[test]
+fn c1_csi_and_osc_are_stripped_whole_as_their_esc_forms() {
+    // U+009B is ESC [: its parameters and final byte go with it.
+    assert_eq!(strip_controls("\u{9b}31mred\u{9b}0m!"), "red!");
+    assert_eq!(strip_controls("a\u{9b}2J\u{9b}Hb"), "ab");
+    assert_eq!(strip_controls("text\u{9b}12;3"), "text");
+    // U+009D is ESC ]: up to BEL, ESC \, or U+009C.
+    assert_eq!(strip_controls("\u{9d}0;title\x07hi"), "hi");
+    assert_eq!(strip_controls("\u{9d}0;title\u{9c}hi"), "hi");
+    assert_eq!(strip_controls("\x1b]0;title\u{9c}hi"), "hi");
+    assert_eq!(strip_controls("\u{9d}8;;http://x\x1b\\link"), "link");
 }
 
 #[test]

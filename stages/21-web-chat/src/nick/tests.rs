@@ -23,6 +23,15 @@ fn nick_rules() {
         "b\u{200b}ob",
         "\u{202e}evil",
         "\u{feff}",
+        // Unicode's classes, not a list: a blank Braille cell, a format
+        // character, a tag, a Khmer vowel that draws nothing, a Mongolian
+        // variation selector, a musical format control.
+        "bob\u{2800}",
+        "bob\u{fff9}",
+        "bob\u{e0062}",
+        "bob\u{17b4}",
+        "bob\u{180b}",
+        "bob\u{1d173}",
     ] {
         assert!(!is_valid(bad), "{bad:?}");
     }
