@@ -41,7 +41,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, Result};
-use stage_19_chat_on_redis::line::{self, Line, LineReader};
+use stage_19_chat_on_redis::line::LineReader;
 use tokio::net::tcp::OwnedReadHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
@@ -193,26 +193,11 @@ async fn handle_client(
     // A client the chat cannot take (Redis is away) has been told so:
     // it is let go as after /quit.
     let mut quit = Box::pin(hub.join(id)).await == Flow::Stop;
-    let result = 'connection: loop {
-        if quit {
-            break Ok(());
-        }
+    let result = loop {
         // Every whole line in the buffer first, then read more.
-        while let Some(line) = lines.next_line() {
-            let flow = match line {
-                // Boxed, as joining is: a line's steps through Redis would
-                // otherwise make every client's task larger for as long as
-                // it lives, idle or not.
-                Line::Text(raw) => Box::pin(hub.handle_line(id, &line::clean(&raw))).await,
-                Line::TooLong => {
-                    hub.line_too_long(id);
-                    Flow::Continue
-                }
-            };
-            if flow == Flow::Stop {
-                quit = true;
-                break 'connection Ok(());
-            }
+        if quit || hub.handle_lines(id, &mut lines).await == Flow::Stop {
+            quit = true;
+            break Ok(());
         }
         // Let the writers of everyone these lines went to run before we
         // read more. Without this, a client sending as fast as it can is

@@ -21,7 +21,7 @@ use anyhow::Result;
 use bytes::Bytes;
 use futures_core::Stream;
 use redis::aio::PubSubStream;
-use stage_21_web_chat::line::MAX_LINE;
+use stage_21_web_chat::line::{self, Line, LineReader, MAX_LINE};
 use tokio::net::tcp::OwnedWriteHalf;
 use tokio::task::AbortHandle;
 
@@ -165,6 +165,27 @@ impl Hub {
         }
     }
 
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock means a task panicked while holding it. Every
+        // change here leaves the state whole before anything can panic, so
+        // go on with it rather than take the whole chat down.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Acts on every whole line in the client's buffer, one at a time.
+    pub async fn handle_lines(&self, id: ClientId, lines: &mut LineReader) -> Flow {
+        let mut flow = Flow::Continue;
+        while let (Flow::Continue, Some(line)) = (&flow, lines.next_line()) {
+            flow = match line {
+                // Boxed, as joining is: else a line's steps through Redis
+                // would make every client's task larger for all its life.
+                Line::Text(raw) => Box::pin(self.handle_line(id, &line::clean(&raw))).await,
+                Line::TooLong => self.line_too_long(id),
+            };
+        }
+        flow
+    }
+
     // ANCHOR: join
     /// Claims a default nick, tells everyone, then sends the welcome and
     /// the history. `Stop` if Redis cannot be reached, or the client left.
@@ -258,14 +279,14 @@ impl Hub {
     }
 
     /// Tells the client its line was over the limit, and not sent.
-    pub fn line_too_long(&self, id: ClientId) {
+    pub fn line_too_long(&self, id: ClientId) -> Flow {
         let error = format!("! line too long (over {MAX_LINE} bytes): not sent\n");
         self.tell(To::One(id), error);
+        Flow::Continue
     }
 
     /// Removes a client that left: here (its outbox closes), then from Redis, which tells all.
     pub async fn leave(&self, id: ClientId) {
-        // Only its nick is kept across the wait: its outbox closes now.
         let nick = self.lock().clients.remove(&id).map(|client| client.nick);
         if let Some(nick) = nick.filter(|nick| !nick.is_empty()) {
             if let Err(error) = self.store.leave(&nick).await {
@@ -292,7 +313,23 @@ impl Hub {
         }
     }
     // ANCHOR_END: handle_line
+}
 
+impl State {
+    /// Writes what each outbox gathered since the last flush, and stops
+    /// gathering.
+    fn flush(&mut self) {
+        for id in std::mem::take(&mut self.unflushed) {
+            // A client disconnected since is gone.
+            if let Some(client) = self.clients.get_mut(&id) {
+                client.outbox.flush();
+            }
+        }
+        self.gathering = false;
+    }
+}
+
+impl Hub {
     /// Redis did not answer: logged, and the client told `line`.
     fn failed(&self, id: ClientId, error: anyhow::Error, line: &'static str) {
         log!("store: {error:#}");
@@ -504,33 +541,13 @@ impl Hub {
             tokio::spawn(async move { store.leave(&nick).await });
         }
     }
-
-    fn lock(&self) -> MutexGuard<'_, State> {
-        // A poisoned lock means a task panicked while holding it. Every
-        // change here leaves the state whole before anything can panic, so
-        // go on with it rather than take the whole chat down.
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
 }
 
 impl State {
-    /// Writes what each outbox gathered since the last flush, and stops
-    /// gathering.
-    fn flush(&mut self) {
-        for id in std::mem::take(&mut self.unflushed) {
-            // A client disconnected since is gone.
-            if let Some(client) = self.clients.get_mut(&id) {
-                client.outbox.flush();
-            }
-        }
-        self.gathering = false;
-    }
-
     // ANCHOR: deliver
     /// Puts `line` in the outbox of each recipient, and disconnects any
-    /// recipient whose outbox is full: one allocation for the line, however
-    /// many receive it, and no waiting for anyone. Returns the nicks of
-    /// those disconnected.
+    /// recipient whose outbox is full: no waiting for anyone. Returns the
+    /// nicks of those disconnected.
     fn deliver(&mut self, to: To, kind: Kind, line: Bytes) -> Vec<String> {
         let mut gone = Vec::new();
         for id in self.fan_out(to, kind, &line) {
@@ -553,7 +570,7 @@ impl State {
         gone
     }
 
-    /// Queues `line` for each recipient: the ones whose outbox refused it.
+    /// Gives `line` to each recipient: the ones whose outbox refused it.
     fn fan_out(&mut self, to: To, kind: Kind, line: &Bytes) -> Vec<ClientId> {
         let mut too_slow = Vec::new();
         let (gather, unflushed) = (self.gathering, &mut self.unflushed);
