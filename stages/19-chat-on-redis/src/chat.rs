@@ -275,9 +275,9 @@ impl Hub {
     }
     /// Removes a client that left: here (its outbox closes), then from Redis, which tells all.
     pub async fn leave(&self, id: ClientId) {
-        let nick = self.lock().clients.remove(&id).map(|client| client.nick);
-        if let Some(nick) = nick.filter(|nick| !nick.is_empty()) {
-            if let Err(error) = self.store.leave(&nick).await {
+        let client = self.lock().clients.remove(&id);
+        if let Some(client) = client.filter(|client| !client.nick.is_empty()) {
+            if let Err(error) = self.store.leave(&client.nick).await {
                 log!("store: {error:#}");
             }
         }

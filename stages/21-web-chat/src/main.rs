@@ -235,7 +235,7 @@ async fn handle_client(
     // Leaving closes the client's outbox: its writer writes what is still
     // queued ("* bye" after /quit), and ends the connection. A client that
     // does not read that gets CLOSE_TIMEOUT, not forever.
-    hub.leave(id).await;
+    Box::pin(hub.leave(id)).await;
     if tokio::time::timeout(CLOSE_TIMEOUT, &mut writer)
         .await
         .is_err()
