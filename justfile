@@ -105,6 +105,10 @@ bench-memory S="9" KEYS="1000000" VALUE="16":
 bench-fanout N="100" W="16" M="5000" S="14" *ARGS:
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin fanout-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}} {{ARGS}}
 
+# The chat on Redis (stage 19, or S=20 with its page off) under the fanout load: N receivers over 1, 2 and 4 processes, on redis-server and on the course's Redis, beside stage 14 alone; one table.
+bench-chat-redis N="100" W="16" M="2000" S="19":
+    @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin chat-redis-bench -- --stage {{S}} --receivers {{N}} --window {{W}} --messages {{M}}
+
 # Pub/Sub (stage 15) against redis-server in one run: one publisher, N = 1, 100 and 1,000 subscribers on one channel, pipelined and not; deliveries per second and lost.
 bench-pubsub *ARGS:
     @ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; cargo run -q --release -p maintainer --bin pubsub-bench -- {{ARGS}}

@@ -3,8 +3,10 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::chat_store::{FIRST_STAGE_ON_REDIS, Store, StoreKind};
 use crate::client::Client;
 use crate::random::{Rng, SEED_VARIABLE};
 use crate::server::{Server, ServerSpec, describe_status, startup_timeout};
@@ -23,6 +25,9 @@ pub struct Context<'a> {
     pub rng: Rng,
     title: Option<String>,
     clients: usize,
+    /// The Redis the chat keeps its state in (stage 19 on), if any.
+    store: Option<Store>,
+    settings: &'a RunSettings,
 }
 
 impl Context<'_> {
@@ -30,6 +35,54 @@ impl Context<'_> {
     pub fn connect(&mut self) -> Result<Client, Failure> {
         self.clients += 1;
         Client::connect(self.server.address(), format!("client {}", self.clients))
+    }
+
+    /// Connects a new client to another process of the program, named
+    /// after it: "client 3 (on B)".
+    pub fn connect_to(&mut self, process: SocketAddr, name: &str) -> Result<Client, Failure> {
+        self.clients += 1;
+        let client_name = format!("client {} (on {name})", self.clients);
+        Client::connect(process, client_name)
+    }
+
+    /// Starts another process of the program under test, with the same
+    /// Redis (a chat on Redis: any number of processes serve one chat).
+    pub fn start_another(&mut self) -> Result<Server, Failure> {
+        let arguments = self.store_argument();
+        self.start_process_with(&arguments)
+    }
+
+    /// [`Context::start_another`], with `arguments` after `--redis URL`
+    /// (stage 21's `--web-port N`).
+    pub fn start_another_with(&mut self, arguments: &str) -> Result<Server, Failure> {
+        let arguments = format!("{}{arguments}", self.store_argument());
+        self.start_process_with(&arguments)
+    }
+
+    /// Starts another process of the program under test with `arguments`
+    /// before `--port N`.
+    pub fn start_process_with(&mut self, arguments: &str) -> Result<Server, Failure> {
+        let timeout = self.settings.startup_timeout;
+        Server::start_with(&self.settings.server, arguments, &mut self.rng, timeout)
+    }
+
+    /// The chat's Redis: killed, and started again, empty, on its port.
+    pub fn restart_store(&mut self) -> Result<(), Failure> {
+        let timeout = self.settings.startup_timeout;
+        match &mut self.store {
+            Some(store) => store.restart(timeout),
+            None => Err(Failure::new(
+                "this check needs the chat's Redis, and has none",
+            )),
+        }
+    }
+
+    /// ` --redis URL` when the check has a Redis for the chat, else "".
+    fn store_argument(&self) -> String {
+        self.store
+            .as_ref()
+            .map(|store| format!(" --redis {}", store.url()))
+            .unwrap_or_default()
     }
 
     /// Replaces the check's title for this run, to say its random counts:
@@ -365,6 +418,11 @@ pub struct RunSettings {
     /// Stop at the first failing check (`just progress` needs one reason, not
     /// all of them).
     pub stop_at_first_failure: bool,
+    /// The Redis to start for every check, the program given `--redis URL`:
+    /// set when the checks of earlier chat stages run against a chat on
+    /// Redis. The checks of stage 19 on start one anyway, of this kind if
+    /// set, else the one [`StoreKind::from_environment`] names.
+    pub store: Option<StoreKind>,
 }
 
 impl RunSettings {
@@ -376,6 +434,7 @@ impl RunSettings {
             rerun: rerun.into(),
             startup_timeout: startup_timeout(),
             stop_at_first_failure: false,
+            store: None,
         }
     }
 }
@@ -552,8 +611,28 @@ pub fn run_check(
     settings: &RunSettings,
 ) -> CheckResult {
     let mut rng = Rng::for_check(settings.seed, stage.number, index);
-    let mut server = match Server::start(&settings.server, &mut rng, settings.startup_timeout) {
-        Ok(server) => server,
+    let store_kind = settings
+        .store
+        .or_else(|| (stage.number >= FIRST_STAGE_ON_REDIS).then(StoreKind::from_environment));
+    let store = store_kind.map(|kind| Store::start(kind, &mut rng, settings.startup_timeout));
+    let started = match store.transpose() {
+        Ok(store) => {
+            let arguments = store
+                .as_ref()
+                .map(|store| format!(" --redis {}", store.url()))
+                .unwrap_or_default();
+            Server::start_with(
+                &settings.server,
+                &arguments,
+                &mut rng,
+                settings.startup_timeout,
+            )
+            .map(|server| (server, store))
+        }
+        Err(failure) => Err(failure),
+    };
+    let (mut server, store) = match started {
+        Ok(started) => started,
         Err(failure) => {
             let title = check.title.to_string();
             let text = report(stage, &title, &failure, None, settings);
@@ -574,6 +653,8 @@ pub fn run_check(
         rng,
         title: None,
         clients: 0,
+        store,
+        settings,
     };
     let result = (check.run)(&mut context);
     let clients = context.clients;

@@ -11,7 +11,8 @@
 //! [`binary`] and [`lines`] (reading replies of stages 2-10, 11 and the chat
 //! stages), [`htstats`] (stage 9's window on a server's hash table), [`server`]
 //! (the process under test), [`client`] (a connection with timeouts and
-//! expectations), [`check`] (checks, failures, the runner), [`stages`] (the spec).
+//! expectations), [`web`] and [`json`] (stage 21's page and WebSocket),
+//! [`check`] (checks, failures, the runner), [`stages`] (the spec).
 //!
 //! Around them, the course for a learner: [`learner`] (their registered
 //! program and their progress), [`project`] (`my-server/`, started empty or
@@ -21,12 +22,14 @@
 //! are the `maintainer` package, in `maintainer/`: no lesson needs them.
 
 pub mod binary;
+pub mod chat_store;
 pub mod check;
 pub mod client;
 pub mod escape;
 pub mod frame;
 pub mod hints;
 pub mod htstats;
+pub mod json;
 pub mod learner;
 pub mod lines;
 pub mod progress;
@@ -35,3 +38,4 @@ pub mod random;
 pub mod resp;
 pub mod server;
 pub mod stages;
+pub mod web;

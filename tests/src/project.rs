@@ -323,7 +323,8 @@ fn features_of(text: &str) -> Vec<String> {
 }
 
 /// A workspace dependency's value (`"1"` or `{ version = "1", features =
-/// [...] }`) with `extra` features added.
+/// [...] }`) with `extra` features added; `default-features = false` kept
+/// (the `redis` crate's defaults need crates the course does not have).
 fn with_features(value: &str, extra: &[String]) -> String {
     let version = match value.strip_prefix('{') {
         None => value.to_string(),
@@ -342,8 +343,13 @@ fn with_features(value: &str, extra: &[String]) -> String {
         }
     }
     let quoted: Vec<String> = features.iter().map(|f| format!("\"{f}\"")).collect();
+    let defaults = if value.replace(' ', "").contains("default-features=false") {
+        ", default-features = false"
+    } else {
+        ""
+    };
     format!(
-        "{{ version = {version}, features = [{}] }}",
+        "{{ version = {version}{defaults}, features = [{}] }}",
         quoted.join(", ")
     )
 }

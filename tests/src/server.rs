@@ -74,16 +74,18 @@ impl Server {
         rng: &mut Rng,
         startup_timeout: Duration,
     ) -> Result<Server, Failure> {
-        let program = match spec {
-            ServerSpec::Reference { package } => {
-                let path = reference_binary(package).map_err(|error| {
-                    Failure::new(format!("could not build the reference {package}"))
-                        .detail("cargo said", error)
-                })?;
-                shell_quote(&path.to_string_lossy())
-            }
-            ServerSpec::Command(command) => command.clone(),
-        };
+        Server::start_with(spec, "", rng, startup_timeout)
+    }
+
+    /// [`Server::start`], with `arguments` before `--port N` (a chat on
+    /// Redis is given `--redis URL`).
+    pub fn start_with(
+        spec: &ServerSpec,
+        arguments: &str,
+        rng: &mut Rng,
+        startup_timeout: Duration,
+    ) -> Result<Server, Failure> {
+        let program = format!("{}{arguments}", program(spec)?);
         // A port that another test took in the meantime makes the server
         // exit at once: try again with another port, a few times.
         let mut attempt = 0;
@@ -101,6 +103,11 @@ impl Server {
                 }
             }
         }
+    }
+
+    /// Starts `spec` again on `port`, which it had (a restart).
+    pub fn restart_on(spec: &ServerSpec, port: u16, timeout: Duration) -> Result<Server, Failure> {
+        Server::start_on(&program(spec)?, port, timeout).map_err(|start| start.failure)
     }
 
     fn start_on(program: &str, port: u16, timeout: Duration) -> Result<Server, StartFailure> {
@@ -666,6 +673,21 @@ pub fn shell_quote(text: &str) -> String {
         text.to_string()
     } else {
         format!("'{}'", text.replace('\'', "'\\''"))
+    }
+}
+
+/// The command that runs `spec`, without `--port N`: a reference stage is
+/// built first.
+pub fn program(spec: &ServerSpec) -> Result<String, Failure> {
+    match spec {
+        ServerSpec::Reference { package } => {
+            let path = reference_binary(package).map_err(|error| {
+                Failure::new(format!("could not build the reference {package}"))
+                    .detail("cargo said", error)
+            })?;
+            Ok(shell_quote(&path.to_string_lossy()))
+        }
+        ServerSpec::Command(command) => Ok(command.clone()),
     }
 }
 

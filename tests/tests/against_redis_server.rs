@@ -3,12 +3,16 @@
 //! where the course deliberately asks for more than Redis 7.0 does. A check
 //! that real Redis fails for any other reason is a wrong check.
 //!
+//! The chat on Redis (stage 19) must work with a real redis-server as its
+//! store, as with the course's: its checks run here with one.
+//!
 //! Skipped (with a note) when redis-server is not installed, unless
 //! `COURSE_REQUIRE_REDIS=1` (CI sets it), which makes a missing redis-server
 //! a failure.
 
 use std::process::Command;
 
+use harness::chat_store::StoreKind;
 use harness::check::{RunSettings, run_stage};
 use harness::server::ServerSpec;
 use harness::stages;
@@ -58,8 +62,8 @@ fn real_redis_passes_every_check_where_the_course_follows_it() {
         "cargo test -p tests --test against_redis_server",
     );
     let mut unexpected = Vec::new();
-    // Stages 1 to 10 and 15 on speak RESP; 11 and the chat do not.
-    let speaks_resp = |number: u8| number <= 10 || number >= 15;
+    // Stages 1 to 10 and 15 to 18 speak RESP; 11 and the chat do not.
+    let speaks_resp = |number: u8| number <= 10 || (15..=18).contains(&number);
     for stage in stages::all()
         .iter()
         .filter(|stage| speaks_resp(stage.number))
@@ -81,4 +85,33 @@ fn real_redis_passes_every_check_where_the_course_follows_it() {
         "real Redis fails checks that claim to describe it:\n{}",
         unexpected.join("\n")
     );
+}
+
+#[test]
+fn the_chat_on_redis_passes_its_checks_with_redis_server_as_its_store() {
+    let Some(version) = redis_server_version() else {
+        assert!(
+            std::env::var_os("COURSE_REQUIRE_REDIS").is_none(),
+            "COURSE_REQUIRE_REDIS is set but redis-server is not installed"
+        );
+        eprintln!("skipped: redis-server is not installed (apt-get install redis-server)");
+        return;
+    };
+    println!("{version}");
+    // Stage 19, stage 20 (a killed process, a restarted store), and stage
+    // 21 (its page and WebSocket, on the same store).
+    for number in [19, 20, 21] {
+        let stage = stages::find(number).unwrap();
+        let mut settings = RunSettings::new(
+            stage.reference(),
+            harness::random::seed_from_environment().unwrap(),
+            "COURSE_CHAT_STORE=redis-server cargo test -p tests --test against_redis_server",
+        );
+        settings.store = Some(StoreKind::RedisServer);
+        let mut out = Vec::new();
+        let result = run_stage(stage, &settings, &mut out);
+        let printed = String::from_utf8_lossy(&out);
+        assert!(result.passed(), "\n{printed}");
+        println!("{printed}");
+    }
 }

@@ -7,6 +7,7 @@
 //! instead of the reference: `COURSE_SERVER=... cargo test -p tests stage_03`
 //! runs the checks of stages 1 to 3 against it.
 
+use harness::chat_store::{FIRST_STAGE_ON_REDIS, StoreKind};
 use harness::check::{RunSettings, run_stage};
 use harness::random::seed_from_environment;
 use harness::server::ServerSpec;
@@ -19,11 +20,16 @@ fn assert_passes(server: u8, checks_of: u8) {
     let reference = stages::find(server).unwrap().reference();
     let spec = ServerSpec::from_environment_or(reference);
     let seed = seed_from_environment().unwrap();
-    let settings = RunSettings::new(
+    let mut settings = RunSettings::new(
         spec,
         seed,
         format!("cargo test -p tests --test reference_stages stage_{server:02}"),
     );
+    // A chat on Redis is given one for the checks of the chat stages
+    // before it too.
+    if server >= FIRST_STAGE_ON_REDIS {
+        settings.store = Some(StoreKind::from_environment());
+    }
     let mut out = Vec::new();
     let result = run_stage(stages::find(checks_of).unwrap(), &settings, &mut out);
     let printed = String::from_utf8_lossy(&out);
@@ -75,6 +81,7 @@ macro_rules! checks_of {
     (@ $server:literal, 18) => { checks_of!(@test passes_stage_18_checks, $server, 18); };
     (@ $server:literal, 19) => { checks_of!(@test passes_stage_19_checks, $server, 19); };
     (@ $server:literal, 20) => { checks_of!(@test passes_stage_20_checks, $server, 20); };
+    (@ $server:literal, 21) => { checks_of!(@test passes_stage_21_checks, $server, 21); };
 }
 
 stage!(stage_01_bind_port, 1, []);
@@ -100,6 +107,12 @@ stage!(stage_16_sets, 16, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15]);
 stage!(stage_17_sorted_sets, 17, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16]);
 #[rustfmt::skip]
 stage!(stage_18_sorted_set_ranges, 18, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 16, 17]);
+// The chat again, its state in Redis: stage 14's, across processes.
+stage!(stage_19_chat_on_redis, 19, [12, 13, 14]);
+// Then surviving its faults: a process killed, Redis restarted.
+stage!(stage_20_chat_faults, 20, [12, 13, 14, 19]);
+// And in a browser: a web page beside nc, on the same chat.
+stage!(stage_21_web_chat, 21, [12, 13, 14, 19, 20]);
 
 /// Every stage the tester knows has its line above, with the stages it
 /// builds on as `Stage::builds_on` says (a new stage must be added there).

@@ -15,6 +15,7 @@ use std::process::ExitCode;
 
 use clap::{ArgGroup, Parser};
 
+use harness::chat_store::{FIRST_STAGE_ON_REDIS, StoreKind};
 use harness::check::{RunSettings, Stage, run_stage};
 use harness::learner::{Origin, REFERENCE_KEYWORD, choose_program, record_pass};
 use harness::random::{SEED_VARIABLE, seed_from_environment};
@@ -54,6 +55,11 @@ struct Arguments {
     /// List the stages and their checks.
     #[arg(long)]
     list: bool,
+    /// The Redis that a chat on Redis (stage 19 on) is given: `course` (the
+    /// course's own, the default) or `redis-server`. Default:
+    /// $COURSE_CHAT_STORE, or else `course`.
+    #[arg(long, value_name = "WHICH", value_parser = StoreKind::from_name)]
+    chat_store: Option<StoreKind>,
 }
 
 fn seed_argument(text: &str) -> Result<u64, String> {
@@ -118,7 +124,16 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     let server = program.spec.clone();
-    let settings = RunSettings::new(server, seed, rerun);
+    let mut settings = RunSettings::new(server, seed, rerun);
+    // A chat on Redis is given one for the checks of the chat stages
+    // before it too (--upto).
+    if last.number >= FIRST_STAGE_ON_REDIS {
+        settings.store = Some(
+            arguments
+                .chat_store
+                .unwrap_or_else(StoreKind::from_environment),
+        );
+    }
     // --upto N: the earlier stages whose checks stage N must still pass
     // (all of them until the protocol changes), then stage N.
     let selected: Vec<&Stage> = if upto {

@@ -1,4 +1,4 @@
-//! What the checks of the chat stages (12 to 14) share: joining, sending a
+//! What the checks of the chat stages (12 to 14, and 19) share: joining, sending a
 //! line, and reading past the notices of a later stage. Stage 14 tells
 //! everyone who joins and who leaves, and the checks of stages 12 and 13
 //! must pass against it too, so theirs skip `* NICK joined` and
@@ -33,7 +33,12 @@ fn is_welcome(line: &Line) -> bool {
 /// Connects a client and reads its welcome, `Welcome, user<N>!` and any
 /// words after it: the client and its nick.
 pub fn join(context: &mut Context) -> Result<(Client, String), Failure> {
-    let mut client = context.connect()?;
+    let client = context.connect()?;
+    welcomed(client)
+}
+
+/// Reads a new client's welcome: the client and its nick.
+pub fn welcomed(mut client: Client) -> Result<(Client, String), Failure> {
     let welcome = client
         .expect_matching("the welcome line, \"Welcome, user<N>! ...\"", is_welcome)
         .map_err(|failure| {

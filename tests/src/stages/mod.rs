@@ -21,8 +21,11 @@ pub mod stage_15_pub_sub;
 pub mod stage_16_sets;
 pub mod stage_17_sorted_sets;
 pub mod stage_18_sorted_set_ranges;
+pub mod stage_19_chat_on_redis;
+pub mod stage_20_chat_faults;
+pub mod stage_21_web_chat;
 
-/// What the chat stages' checks share.
+/// What the chat stages' checks share (12 to 14, and 19).
 mod chat;
 
 use crate::check::{Failure, Stage};
@@ -49,6 +52,9 @@ static ALL: &[&Stage] = &[
     &stage_16_sets::STAGE,
     &stage_17_sorted_sets::STAGE,
     &stage_18_sorted_set_ranges::STAGE,
+    &stage_19_chat_on_redis::STAGE,
+    &stage_20_chat_faults::STAGE,
+    &stage_21_web_chat::STAGE,
 ];
 
 /// Every stage, in order.
