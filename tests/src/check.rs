@@ -48,8 +48,7 @@ impl Context<'_> {
     /// Starts another process of the program under test, with the same
     /// Redis (a chat on Redis: any number of processes serve one chat).
     pub fn start_another(&mut self) -> Result<Server, Failure> {
-        let arguments = self.store_argument();
-        self.start_process_with(&arguments)
+        self.start_another_with("")
     }
 
     /// [`Context::start_another`], with `arguments` after `--redis URL`
