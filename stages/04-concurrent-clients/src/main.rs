@@ -15,7 +15,7 @@
 //! cargo run -p stage-04-concurrent-clients -- --port 6380
 //! nc 127.0.0.1 6380            # in a second terminal: stays connected
 //! redis-cli -p 6380 PING       # in a third: answered at once, PONG
-//! # back in the first, Ctrl-C: one line, `shutting down on SIGINT: 1 clients closed`
+//! # back in the first, Ctrl-C: one line, `shutting down on SIGINT: 1 client closed`
 //! ```
 //!
 //! **Shortcuts it still takes** (each is marked `SHORTCUT(stage N)` where it
@@ -65,7 +65,8 @@ async fn run() -> Result<()> {
         signal = signals.next() => signal,
     };
     let (closed, still_open) = shutdown.finish(&mut signals).await;
-    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    let closed = shutdown::clients(closed);
+    let mut last_line = format!("shutting down on {signal}: {closed} closed");
     if still_open > 0 {
         let grace = shutdown::GRACE.as_secs();
         last_line.push_str(&format!(", {still_open} cut off after {grace} s"));

@@ -79,7 +79,8 @@ async fn run() -> Result<()> {
         signal = signals.next() => signal,
     };
     let (closed, still_open) = shutdown.finish(&mut signals).await;
-    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    let closed = shutdown::clients(closed);
+    let mut last_line = format!("shutting down on {signal}: {closed} closed");
     if still_open > 0 {
         let grace = shutdown::GRACE.as_secs();
         last_line.push_str(&format!(", {still_open} cut off after {grace} s"));

@@ -84,6 +84,12 @@ impl Shutdown {
     }
 }
 
+/// "1 client", "2 clients": for the last line a server logs.
+pub fn clients(count: usize) -> String {
+    let plural = if count == 1 { "" } else { "s" };
+    format!("{count} client{plural}")
+}
+
 impl Notice {
     /// Ready once the server is shutting down (at once if it already is).
     pub async fn received(&mut self) {

@@ -111,11 +111,12 @@ async fn run() -> Result<()> {
     let (closed, still_open) = shutdown.finish(&mut signals).await;
     let Some(signal) = signal else {
         // Every client was told and let go; their writers are done (above).
-        let last_line = format!("lost the chat store: {closed} clients closed");
+        let last_line = format!("lost the chat store: {} closed", shutdown::clients(closed));
         log::finish(last_line, Duration::from_millis(500));
         anyhow::bail!("lost the connection to the chat store at {}", config.redis);
     };
-    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    let closed = shutdown::clients(closed);
+    let mut last_line = format!("shutting down on {signal}: {closed} closed");
     if still_open > 0 {
         let grace = shutdown::GRACE.as_secs();
         last_line.push_str(&format!(", {still_open} cut off after {grace} s"));

@@ -120,7 +120,8 @@ async fn run() -> Result<()> {
     };
     // Each client's task takes its user out of Redis as it closes.
     let (closed, still_open) = shutdown.finish(&mut signals).await;
-    let mut last_line = format!("shutting down on {signal}: {closed} clients closed");
+    let closed = shutdown::clients(closed);
+    let mut last_line = format!("shutting down on {signal}: {closed} closed");
     if still_open > 0 {
         let grace = shutdown::GRACE.as_secs();
         last_line.push_str(&format!(", {still_open} cut off after {grace} s"));
