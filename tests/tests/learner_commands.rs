@@ -384,6 +384,33 @@ fn a_program_registered_for_a_range_of_stages_is_tested_on_those() {
         .does_not_say("a change broke it");
 }
 
+/// A chat on Redis takes `--redis`, and needs a Redis for the checks of the
+/// chat stages before it too: `just progress` gives it one there, so that
+/// stages 12-14 pass, rather than look left behind.
+#[test]
+fn progress_gives_a_chat_on_redis_a_redis_for_the_chat_stages_too() {
+    let learner = LearnerDir::new("chat-on-redis");
+    let chat = reference_binary("stage-19-chat-on-redis").unwrap();
+    let passed: String = (15..=18)
+        .map(|n| format!("stage {n} passed 2026-11-20 10:00 UTC\n"))
+        .collect();
+    std::fs::create_dir_all(learner.file(".course")).unwrap();
+    std::fs::write(learner.file(".course/progress"), passed).unwrap();
+    learner
+        .run(
+            "course",
+            &["register", "--stages", "12-19", &chat.display().to_string()],
+        )
+        .succeeded();
+    learner
+        .run("course", &["progress"])
+        .succeeded()
+        .says("  ✓ stage 12  ")
+        .says("  ✓ stage 14  ")
+        .says("  ✗ stage 15  ")
+        .says("  ✓ stage 19  ");
+}
+
 /// A program that does not build is not tested: the build's errors show,
 /// and the run stops there.
 #[test]
