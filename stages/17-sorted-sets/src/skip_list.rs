@@ -56,9 +56,10 @@ impl Member {
 }
 
 pub struct SkipList {
-    /// The nodes, each a run of words: `[member | height << 32, score,
-    /// link 0, ..., link height - 1]`. A node is named by its first word's
-    /// index: a search step reads one place, the next node's score and link.
+    /// The nodes, each a run of words: `[index in members | height << 32,
+    /// score's bits, link 0, ..., link height - 1]`. A node is named by its
+    /// first word's index: a search step reads one place, the next node's
+    /// score and link.
     words: Vec<u64>,
     /// Each node's member, apart: a search reads it only on a tied score.
     members: Vec<Member>,
