@@ -3,9 +3,9 @@
 //! link says how many places it jumps, so that a member's rank, and the
 //! member at a rank, are O(log n) too (ZRANK, ZRANGE by index).
 //!
-//! The nodes live in a `Vec` and name each other by a `u32` index: no
-//! `unsafe`, and half a pointer's size. Chapter 17 draws it, and says why
-//! a node's score, links and member are where they are.
+//! The nodes live in one `Vec` of words and name each other by a `u32`
+//! index: no `unsafe`, and half a pointer's size. Chapter 17 draws it, and
+//! says why a node's score, links and member are where they are.
 
 #[cfg(test)]
 mod tests;
@@ -21,8 +21,9 @@ const HEAD: u32 = 0;
 const NONE: u32 = 0;
 
 /// One link of a node at one level: the next node at that level, and how
-/// many places that is along the bottom level (1 at level 0).
-#[derive(Clone, Copy, Default)]
+/// many places that is along the bottom level (1 at level 0). In the arena
+/// it is one word, `next | span << 32`.
+#[derive(Clone, Copy)]
 struct Link {
     next: u32,
     span: u32,
@@ -54,21 +55,14 @@ impl Member {
     }
 }
 
-#[derive(Default)]
-struct Node {
-    score: f64,
-    level0: Link,
-    level1: Link,
-    /// Where its links above level 1, `height - 2` of them, start in `upper`.
-    upper: u32,
-    height: u8,
-}
-
 pub struct SkipList {
-    nodes: Vec<Node>,
+    /// The nodes, each a run of words: `[index in members | height << 32,
+    /// score's bits, link 0, ..., link height - 1]`. A node is named by its
+    /// first word's index: a search step reads one place, the next node's
+    /// score and link.
+    words: Vec<u64>,
     /// Each node's member, apart: a search reads it only on a tied score.
     members: Vec<Member>,
-    upper: Vec<Link>,
     /// Nodes deleted, for the next inserts to reuse, links and all.
     free_nodes: Vec<u32>,
     /// How many levels are in use: the height of the tallest node.
@@ -80,14 +74,11 @@ pub struct SkipList {
 
 impl Default for SkipList {
     fn default() -> SkipList {
-        let height = MAX_HEIGHT as u8;
+        let mut words = vec![0; 2 + MAX_HEIGHT];
+        words[HEAD as usize] = (MAX_HEIGHT as u64) << 32;
         SkipList {
-            nodes: vec![Node {
-                height,
-                ..Node::default()
-            }],
+            words,
             members: vec![Member::new(b"")],
-            upper: vec![Link::default(); MAX_HEIGHT - 2],
             free_nodes: Vec::new(),
             height: 1,
             len: 0,
@@ -101,30 +92,30 @@ impl SkipList {
         self.len
     }
 
+    /// Where `node`'s member is in `members`, and its height.
+    fn header(&self, node: u32) -> (usize, usize) {
+        let header = self.words[node as usize];
+        (header as u32 as usize, (header >> 32) as usize)
+    }
+
     pub fn member(&self, node: u32) -> &[u8] {
-        self.members[node as usize].bytes()
+        self.members[self.header(node).0].bytes()
     }
 
     pub fn score(&self, node: u32) -> f64 {
-        self.nodes[node as usize].score
+        f64::from_bits(self.words[node as usize + 1])
     }
 
     fn link(&self, node: u32, level: usize) -> Link {
-        let node = &self.nodes[node as usize];
-        match level {
-            0 => node.level0,
-            1 => node.level1,
-            _ => self.upper[node.upper as usize + level - 2],
+        let word = self.words[node as usize + 2 + level];
+        Link {
+            next: word as u32,
+            span: (word >> 32) as u32,
         }
     }
 
-    fn link_mut(&mut self, node: u32, level: usize) -> &mut Link {
-        let node = &mut self.nodes[node as usize];
-        match level {
-            0 => &mut node.level0,
-            1 => &mut node.level1,
-            _ => &mut self.upper[node.upper as usize + level - 2],
-        }
+    fn set_link(&mut self, node: u32, level: usize, next: u32, span: u32) {
+        self.words[node as usize + 2 + level] = u64::from(next) | u64::from(span) << 32;
     }
 
     // ANCHOR: insert
@@ -167,20 +158,15 @@ impl SkipList {
         // A freed node keeps its links and its height: drawn at random and
         // not from its member, the height is as good as a new draw.
         let node = self.free_nodes.pop().unwrap_or_else(|| {
-            let height = self.random_height();
-            let upper = self.upper.len() as u32;
-            let upper_len = self.upper.len() + height.saturating_sub(2);
-            self.upper.resize(upper_len, Link::default());
-            self.nodes.push(Node {
-                upper,
-                height: height as u8,
-                ..Node::default()
-            });
+            let (node, height) = (self.words.len(), self.random_height());
+            self.words.resize(node + 2 + height, 0);
+            self.words[node] = self.members.len() as u64 | (height as u64) << 32;
             self.members.push(Member::new(b""));
-            (self.nodes.len() - 1) as u32
+            node as u32
         });
-        self.nodes[node as usize].score = score;
-        self.members[node as usize] = Member::new(member);
+        self.words[node as usize + 1] = score.to_bits();
+        let (index, _) = self.header(node);
+        self.members[index] = Member::new(member);
         self.link_in(node);
         node
     }
@@ -189,29 +175,24 @@ impl SkipList {
     /// levels (Redis's `zslInsert`).
     fn link_in(&mut self, node: u32) {
         let (mut last, mut rank) = self.path_to(node);
-        let height = usize::from(self.nodes[node as usize].height);
+        let height = self.header(node).1;
         // New levels start at the head, whose link there spans the list.
         for level in self.height..height {
             (last[level], rank[level]) = (HEAD, 0);
-            self.link_mut(HEAD, level).span = self.len as u32;
+            self.set_link(HEAD, level, NONE, self.len as u32);
         }
         self.height = self.height.max(height);
         for level in 0..height {
             let before = self.link(last[level], level);
             // How far `last[level]` is behind the new node's place.
             let behind = rank[0] - rank[level];
-            *self.link_mut(node, level) = Link {
-                next: before.next,
-                span: before.span - behind,
-            };
-            *self.link_mut(last[level], level) = Link {
-                next: node,
-                span: behind + 1,
-            };
+            self.set_link(node, level, before.next, before.span - behind);
+            self.set_link(last[level], level, node, behind + 1);
         }
         // Higher links pass over the new node: one more place each.
         for (level, &before) in last.iter().enumerate().take(self.height).skip(height) {
-            self.link_mut(before, level).span += 1;
+            let Link { next, span } = self.link(before, level);
+            self.set_link(before, level, next, span + 1);
         }
         self.len += 1;
     }
@@ -221,16 +202,15 @@ impl SkipList {
     /// Takes `node` out of every level (Redis's `zslDeleteNode`).
     fn unlink(&mut self, node: u32) {
         let (last, _) = self.path_to(node);
-        let height = usize::from(self.nodes[node as usize].height);
+        let height = self.header(node).1;
         for (level, &before) in last.iter().enumerate().take(self.height) {
-            if level < height && self.link(before, level).next == node {
-                let Link { next, span } = self.link(node, level);
-                let link = self.link_mut(before, level);
-                link.next = next;
-                link.span = link.span + span - 1;
+            let Link { next, span } = self.link(before, level);
+            if level < height && next == node {
+                let after = self.link(node, level);
+                self.set_link(before, level, after.next, span + after.span - 1);
             } else {
                 // A link that passes over the node is one place shorter.
-                self.link_mut(before, level).span -= 1;
+                self.set_link(before, level, next, span - 1);
             }
         }
         while self.height > 1 && self.link(HEAD, self.height - 1).next == NONE {
@@ -243,14 +223,15 @@ impl SkipList {
     /// Deletes `node`; the next insert reuses it.
     pub fn remove(&mut self, node: u32) {
         self.unlink(node);
-        self.members[node as usize] = Member::new(b"");
+        let (index, _) = self.header(node);
+        self.members[index] = Member::new(b"");
         self.free_nodes.push(node);
     }
 
     /// Moves `node` to its place for a new score.
     pub fn set_score(&mut self, node: u32, score: f64) {
         self.unlink(node);
-        self.nodes[node as usize].score = score;
+        self.words[node as usize + 1] = score.to_bits();
         self.link_in(node);
     }
 
@@ -283,6 +264,11 @@ impl SkipList {
     }
     // ANCHOR_END: rank
 
+    /// The node after `node` in order, along level 0.
+    pub fn next(&self, node: u32) -> Option<u32> {
+        Some(self.link(node, 0).next).filter(|&next| next != NONE)
+    }
+
     // ANCHOR: count_below
     /// How many nodes have a score below `score` (or, `or_equal`, at most
     /// `score`): the rank where a range of scores starts or ends. A search
@@ -305,9 +291,4 @@ impl SkipList {
         traversed as usize
     }
     // ANCHOR_END: count_below
-
-    /// The node after `node` in order, along level 0.
-    pub fn next(&self, node: u32) -> Option<u32> {
-        Some(self.link(node, 0).next).filter(|&next| next != NONE)
-    }
 }

@@ -62,6 +62,7 @@ impl Both {
         assert_eq!(self.list.at_rank(self.model.len()), None);
         self.check_spans();
         self.check_counts_by_score();
+        self.check_words();
     }
 
     /// `count_below` finds where each range of scores starts and ends:
@@ -107,6 +108,32 @@ impl Both {
                 node = next;
             }
         }
+    }
+
+    /// The words are the head, the nodes in the list and the freed nodes,
+    /// end to end: no node's links run into the next node, whatever their
+    /// heights; each node has a member of its own; the head keeps every level.
+    fn check_words(&self) {
+        let list = &self.list;
+        let in_list = std::iter::successors(Some(HEAD), |&node| list.next(node));
+        let mut nodes: Vec<u32> = in_list.chain(list.free_nodes.iter().copied()).collect();
+        nodes.sort();
+        let mut end = 0;
+        let mut members = Vec::new();
+        for node in nodes {
+            assert_eq!(
+                node as usize, end,
+                "a node starts where the one before it ends"
+            );
+            let (member, height) = list.header(node);
+            assert!((1..=MAX_HEIGHT).contains(&height), "height {height}");
+            end += 2 + height;
+            members.push(member);
+        }
+        assert_eq!(end, list.words.len());
+        members.sort();
+        assert!(members.iter().copied().eq(0..list.members.len()));
+        assert_eq!(list.header(HEAD), (0, MAX_HEIGHT));
     }
 }
 
@@ -173,7 +200,7 @@ fn freed_nodes_and_links_are_reused() {
     for i in 0..1_000u32 {
         both.set(i64::from(i), i.to_be_bytes().to_vec());
     }
-    let (nodes, links) = (both.list.nodes.len(), both.list.upper.len());
+    let words = both.list.words.len();
     for round in 0..10 {
         for i in 0..1_000u32 {
             both.remove(&i.to_be_bytes());
@@ -181,8 +208,7 @@ fn freed_nodes_and_links_are_reused() {
         }
     }
     both.check();
-    assert_eq!(both.list.nodes.len(), nodes);
-    assert_eq!(both.list.upper.len(), links, "and their links");
+    assert_eq!(both.list.words.len(), words);
 }
 
 /// The list drawn as chapter 17 draws it: a row per level, top first, each
