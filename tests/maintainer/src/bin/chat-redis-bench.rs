@@ -204,8 +204,7 @@ fn course_redis_stage() -> u8 {
 fn measure_row(load: &Load, stage: u8, store: &Store, processes: usize) -> Result<Figures, String> {
     let mut rng = Rng::new(fresh_seed());
     eprintln!(
-        "measuring stage {stage}, {} processes, store: {}",
-        processes,
+        "measuring stage {stage}, processes: {processes}, store: {}",
         store.describe()
     );
     let started = |spec: ServerSpec, rng: &mut Rng| {
