@@ -218,9 +218,14 @@ fn serve_chat(stream: TcpStream, chat: &Chat, mode: Mode) {
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
-    let _ = writeln!(writer, "Welcome, {nick}! /nick NAME to change it");
     let lock = || chat.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    lock().push((id, nick.clone(), writer));
+    // In the list before the welcome, under the lock: a client that has its
+    // welcome is sure to get the lines sent after it.
+    {
+        let mut clients = lock();
+        let _ = writeln!(writer, "Welcome, {nick}! /nick NAME to change it");
+        clients.push((id, nick.clone(), writer));
+    }
     let to_others = |text: &str| {
         for (other, _, stream) in lock().iter_mut() {
             if *other != id {
