@@ -293,33 +293,32 @@ fn score_reply(score: f64) -> Reply {
 fn add(set: &mut SortedSet, options: &AddOptions, pairs: Vec<(f64, Bytes)>) -> Reply {
     let (mut added, mut changed, mut last_score) = (0, 0, None);
     for (score, member) in pairs {
-        let old = set.score(&member);
-        let allowed = match old {
-            None => !options.only_existing,
-            Some(_) => !options.only_new,
-        };
-        if !allowed {
-            continue;
-        }
-        let new = match old {
-            Some(old) if options.increment => old + score,
-            _ => score,
-        };
-        // inf + -inf
-        if new.is_nan() {
+        let mut not_a_number = false;
+        let (old, new) = set.update(&member, |old| {
+            let allowed = match old {
+                None => !options.only_existing,
+                Some(_) => !options.only_new,
+            };
+            let new = match old {
+                Some(old) if options.increment => old + score,
+                _ => score,
+            };
+            // inf + -inf
+            not_a_number = allowed && new.is_nan();
+            let skipped = old.is_some_and(|old| {
+                (options.only_greater && new <= old) || (options.only_less && new >= old)
+            });
+            (allowed && !not_a_number && !skipped).then_some(new)
+        });
+        if not_a_number {
             return Reply::error("resulting score is not a number (NaN)");
         }
-        if let Some(old) = old {
-            if (options.only_greater && new <= old) || (options.only_less && new >= old) {
-                continue;
-            }
+        match (old, new) {
+            (None, Some(_)) => added += 1,
+            (Some(old), Some(new)) if old != new => changed += 1,
+            _ => {}
         }
-        if set.insert(&member, new) {
-            added += 1;
-        } else if old != Some(new) {
-            changed += 1;
-        }
-        last_score = Some(new);
+        last_score = new.or(last_score);
     }
     if options.increment {
         last_score.map_or(Reply::Null, score_reply)
