@@ -93,7 +93,7 @@ bench-table:
 bench-protocols:
     @cargo run -q --release -p maintainer --bin protocol-bench
 
-# Stage 18's sorted set against redis-server's: ZADD of 1M random members, ZRANK, ZRANGE of 10 from a random rank and from a random score, ZCOUNT, ZREM, pipelined and not; memory a member.
+# Stage 18's sorted set against redis-server's: ZADD of 1M random members, ZRANK, ZRANGE of 10 from a random rank and from a random score, ZCOUNT, ZREM, pipelined and not; requests a second and each server's processor time a command (best of three rounds); memory a member.
 bench-zset:
     @cargo run -q --release -p maintainer --bin zset-bench
 

@@ -256,6 +256,28 @@ impl Server {
         found.then_some(total)
     }
 
+    /// The processor time the server's processes have used so far, user
+    /// and system, in seconds: a bench's measure of what a command costs
+    /// the server, steadier on a busy machine than the time it waits.
+    /// `None` where the system does not tell (only Linux's /proc is read).
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        // Linux counts it in clock ticks of 1/100 s (USER_HZ) for every
+        // program, whatever the kernel's own tick.
+        const TICKS_PER_SECOND: f64 = 100.0;
+        let mut ticks = 0;
+        for pid in group_members(self.child.id()) {
+            let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+            // "pid (name) state ... utime stime ...": the 12th and 13th
+            // fields after the name.
+            let (_, after_name) = stat.rsplit_once(')')?;
+            let mut fields = after_name.split_whitespace().skip(11);
+            for _ in 0..2 {
+                ticks += fields.next()?.parse::<u64>().ok()?;
+            }
+        }
+        Some(ticks as f64 / TICKS_PER_SECOND)
+    }
+
     /// Stops reading the server's stdout and stderr, and keeps both pipes
     /// open: once their buffers (64 KiB each on Linux) are full, a write to
     /// them waits, as it does when a terminal is paused or the program the
