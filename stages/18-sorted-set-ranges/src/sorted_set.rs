@@ -54,8 +54,8 @@ impl SortedSet {
     /// Gives `member`'s score (`None` if it is not in the set) to `choose`,
     /// and sets the score `choose` returns, adding the member if it is new
     /// (`None`: leave it as it is). One lookup, as Redis's `zsetAdd`: a
-    /// lookup costs a third as much as a search of the list. Returns the
-    /// old score and the chosen one.
+    /// lookup costs two fifths of a search of the list. Returns the old
+    /// score and the chosen one.
     pub fn update(
         &mut self,
         member: &[u8],
