@@ -49,6 +49,16 @@ impl LearnerDir {
     fn file(&self, relative: &str) -> PathBuf {
         self.path.join(relative)
     }
+
+    /// Records `stages` as passed on 2026-11-20 at 10:00 UTC, as `just
+    /// progress` writes it in `.course/progress`.
+    fn record_passed(&self, stages: std::ops::RangeInclusive<u8>) {
+        let passed: String = stages
+            .map(|n| format!("stage {n} passed 2026-11-20 10:00 UTC\n"))
+            .collect();
+        std::fs::create_dir_all(self.file(".course")).unwrap();
+        std::fs::write(self.file(".course/progress"), passed).unwrap();
+    }
 }
 
 impl Drop for LearnerDir {
@@ -295,10 +305,7 @@ fn progress_shows_stages_left_behind_by_a_protocol_change() {
         format!("run = {}\n", stage_11.display()),
     )
     .unwrap();
-    let passed: String = (1..=10)
-        .map(|n| format!("stage {n} passed 2026-11-20 10:00 UTC\n"))
-        .collect();
-    std::fs::write(learner.file(".course/progress"), passed).unwrap();
+    learner.record_passed(1..=10);
 
     learner
         .run("course", &["progress"])
@@ -352,11 +359,7 @@ fn a_program_registered_for_a_range_of_stages_is_tested_on_those() {
     let learner = LearnerDir::new("ranges");
     let redis = reference_binary("stage-11-binary-protocol").unwrap();
     let chat = reference_binary("stage-12-chat-broadcast").unwrap();
-    let passed: String = (1..=10)
-        .map(|n| format!("stage {n} passed 2026-11-20 10:00 UTC\n"))
-        .collect();
-    std::fs::create_dir_all(learner.file(".course")).unwrap();
-    std::fs::write(learner.file(".course/progress"), passed).unwrap();
+    learner.record_passed(1..=10);
     learner
         .run("course", &["register", &redis.display().to_string()])
         .succeeded();
@@ -391,11 +394,7 @@ fn a_program_registered_for_a_range_of_stages_is_tested_on_those() {
 fn progress_gives_a_chat_on_redis_a_redis_for_the_chat_stages_too() {
     let learner = LearnerDir::new("chat-on-redis");
     let chat = reference_binary("stage-19-chat-on-redis").unwrap();
-    let passed: String = (15..=18)
-        .map(|n| format!("stage {n} passed 2026-11-20 10:00 UTC\n"))
-        .collect();
-    std::fs::create_dir_all(learner.file(".course")).unwrap();
-    std::fs::write(learner.file(".course/progress"), passed).unwrap();
+    learner.record_passed(15..=18);
     learner
         .run(
             "course",
