@@ -123,9 +123,9 @@ async fn serve(listener: TcpListener, db: Db, pubsub: PubSub, shutdown: &Shutdow
         log!("{peer} connected");
         // A task is not a thread: it costs the memory of its state (here,
         // mostly the client's buffer: a few KiB), not a stack of its own.
-        // Tokio runs thousands of them on a handful of threads, switching at
-        // each `.await` that has to wait. The task owns the socket (`move`), so it can outlive
-        // this loop iteration. It owns its notice of the shutdown too: when
+        // Tokio runs thousands of them, here on one thread, switching at
+        // each `.await` that has to wait. The task owns the socket (`move`),
+        // so it can outlive this loop iteration. It owns its notice of the shutdown too: when
         // the task ends, the notice is dropped, and the server knows.
         let mut notice = shutdown.notice();
         let (db, pubsub) = (db.clone(), pubsub.clone());
